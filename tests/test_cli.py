@@ -1,0 +1,94 @@
+"""The `kizuki` command end to end, through Typer's runner and a real subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from kizuki.cli import app
+
+from .conftest import DATA, ROOT
+
+runner = CliRunner()
+EVTX = DATA / "evtx" / "T1136-admin-like-user-created-4720.evtx"
+WB8 = DATA / "windows-json" / "winlogbeat8_sample.json"
+
+
+def test_ingest_jsonl_with_stats(tmp_path: Path) -> None:
+    out, stats = tmp_path / "events.jsonl", tmp_path / "stats.json"
+    result = runner.invoke(app, ["ingest", str(EVTX), str(WB8), "-o", str(out),
+                                 "--stats", str(stats)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_bytes().splitlines()
+    doc = orjson.loads(stats.read_bytes())
+    assert [(f["format"], f["records"], f["warnings"]) for f in doc["files"]] == [
+        ("evtx", len(lines) - 3, 0), ("windows-json", 3, 0)]
+    assert set(doc["files"][0]) >= {"path", "format", "records", "warnings"}
+    last = orjson.loads(lines[-1])
+    assert last["process"]["name"] == "cmd.exe"
+    assert last["original"]["CommandLine"] == "cmd.exe /c whoami /all"
+    assert last["kizuki"]["logsource"]["category"] == "process_creation"
+
+
+def test_ingest_parquet(tmp_path: Path) -> None:
+    out = tmp_path / "events.parquet"
+    result = runner.invoke(app, ["ingest", str(WB8), "--format", "parquet", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.num_rows == 3
+    assert table.column("user.name").to_pylist()[0] == "tanaka.hiroshi"
+    assert orjson.loads(table.column("event_json")[0].as_py())["event"]["code"] == "4625"
+
+
+def test_dead_letters_name_file_and_offset(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    good = WB8.read_bytes().splitlines()
+    bad.write_bytes(good[0] + b"\n{broken\n" + good[1] + b"\n")
+    dl = tmp_path / "dl.jsonl"
+    result = runner.invoke(app, ["ingest", str(bad), "-o", str(tmp_path / "o.jsonl"),
+                                 "--dead-letter", str(dl)])
+    assert result.exit_code == 0
+    letters = [orjson.loads(x) for x in dl.read_bytes().splitlines()]
+    assert letters == [{"source": str(bad), "offset": len(good[0]) + 1, "kind": "bad-json",
+                        "message": letters[0]["message"], "raw": "{broken"}]
+    assert len((tmp_path / "o.jsonl").read_bytes().splitlines()) == 2
+
+
+def test_observe_then_hunt_shows_the_observation(tmp_path: Path) -> None:
+    obs = tmp_path / "observations.jsonl"
+    result = runner.invoke(app, [
+        "observe", "三件の不審な電話が経理部に (three suspicious calls to finance)",
+        "--analyst", "sato", "--user", "tanaka.hiroshi", "--tag", "phishing",
+        "--severity", "medium", "--at", "2026-11-02T10:00:00", "-o", str(obs)])
+    assert result.exit_code == 0, result.output
+    doc = orjson.loads(obs.read_bytes())
+    assert doc["@timestamp"] == "2026-11-02T01:00:00Z"  # 10:00 Asia/Tokyo
+    result = runner.invoke(app, ["hunt", str(obs), str(WB8)])
+    assert result.exit_code == 0, result.output
+    assert "analyst-observation" in result.output and "sato" not in result.output.split(
+        "analyst-observation")[0][-5:]
+    assert "2026-11-02 10:00:00" in result.output
+    assert "三件の不審な電話" in result.output
+
+
+def test_hunt_on_the_bundled_samples_in_a_subprocess() -> None:
+    """The README's main job: `kizuki hunt samples/` prints the timeline."""
+    proc = subprocess.run([sys.executable, "-m", "kizuki.cli", "hunt", str(ROOT / "samples")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Timeline: 119 events" in proc.stdout
+    assert "user-account-created" in proc.stdout and "audit-log-cleared" in proc.stdout
+    assert "119 events from 6 inputs" in proc.stderr
+
+
+def test_unknown_format_name_is_a_clear_error() -> None:
+    proc = subprocess.run([sys.executable, "-m", "kizuki.cli", "ingest", str(WB8),
+                           "--format-in", "nosuch"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "unknown log format 'nosuch'" in proc.stderr and "evtx" in proc.stderr
