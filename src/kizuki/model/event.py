@@ -9,7 +9,7 @@ shape Elastic writes, for JSON output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ class LogSource:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Origin:
     """Where an event came from: a file and the record's offset, or a receiver and peer.
 
@@ -101,7 +101,7 @@ class Event:
     logsource: LogSource
     origin: Origin
     message: str | None = None
-    tags: list[str] = field(default_factory=list)
+    tags: tuple[str, ...] = ()
 
     def get(self, name: str, default: Any = None) -> Any:
         """Look a field up by ECS name first, then by its original name."""

@@ -149,6 +149,9 @@ class Parser(ABC):
 
     NAME: ClassVar[str]
     DESCRIPTION: ClassVar[str] = ""
+    #: Parsers that recognise a magic number sniff first (lower runs earlier); a score
+    #: of 100 ends sniffing, so binary files never reach the text parsers' patterns.
+    SNIFF_ORDER: ClassVar[int] = 50
 
     @abstractmethod
     def sniff(self, head: bytes, name: str) -> int:

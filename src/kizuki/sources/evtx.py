@@ -87,23 +87,35 @@ def flatten_record(record: dict[str, Any]) -> tuple[dict[str, Any], str | None, 
     system = event.get("System") or {}
     out: dict[str, Any] = {}
     eid = system.get("EventID")
-    if isinstance(eid, dict):
+    if type(eid) is dict:
         qualifiers = _attrs(eid).get("Qualifiers")
         if qualifiers is not None:
             out["Qualifiers"] = qualifiers
         eid = eid.get("#text")
     out["EventID"] = eid
+    # Hot path: attribute lookups inlined (this runs for every record).
     for element, attr, name in _SYSTEM_ATTRS:
-        value = _attrs(system.get(element)).get(attr)
-        if value is not None:
-            out[name] = value
+        node = system.get(element)
+        if type(node) is dict:
+            attrs = node.get("#attributes")
+            if attrs:
+                value = attrs.get(attr)
+                if value is not None:
+                    out[name] = value
     for name in _SYSTEM_PLAIN:
-        value = _leaf(system.get(name))
+        value = system.get(name)
         if value is not None:
-            out[name] = value
-    systime = _attrs(system.get("TimeCreated")).get("SystemTime")
+            out[name] = _leaf(value) if type(value) is dict else value
+    created = system.get("TimeCreated")
+    systime = _attrs(created).get("SystemTime") if created else None
     data = event.get("EventData")
-    if data is not None:
+    if type(data) is dict:
+        for key, value in data.items():
+            if type(value) is dict or key == "#attributes" or key == "#text":
+                _flatten_data({key: value}, out)
+            else:
+                out[key] = value
+    elif data is not None:
         _flatten_data(data, out)
     user_data = event.get("UserData")
     if isinstance(user_data, dict):
@@ -134,6 +146,7 @@ class EvtxParser(Parser):
     """Windows XML event log files (``.evtx``)."""
 
     NAME = "evtx"
+    SNIFF_ORDER = 0
     DESCRIPTION = "Windows EVTX event log (any channel: Security, System, Sysmon, PowerShell…)"
 
     def __init__(self, threads: int = 0) -> None:

@@ -108,6 +108,7 @@ class PacketCaptureParser(Parser):
     """Recognises pcap/pcapng so that they are reported as such, not as unknown files."""
 
     NAME = "pcap"
+    SNIFF_ORDER = 0
     DESCRIPTION = "Packet captures (recognised, not decoded: run Zeek or Suricata on them)"
 
     def sniff(self, head: bytes, name: str) -> int:

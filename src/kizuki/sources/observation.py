@@ -94,7 +94,7 @@ def to_event(doc: dict[str, Any], origin: Origin) -> Event:
         logsource=LOGSOURCE,
         origin=origin,
         message=text,
-        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
     )
 
 

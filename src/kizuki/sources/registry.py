@@ -58,9 +58,11 @@ def sniff(head: bytes, name: str) -> tuple[Parser | None, int]:
     """The parser most sure of ``head``, and its score (0 when none claims it)."""
     best: Parser | None = None
     best_score = 0
-    for cls in parsers().values():
+    for cls in sorted(parsers().values(), key=lambda c: (c.SNIFF_ORDER, c.NAME)):
         parser = cls()
         score = parser.sniff(head, name)
         if score > best_score:
             best, best_score = parser, score
+            if score >= 100:
+                break
     return best, best_score

@@ -47,6 +47,8 @@ def parse_time(value: Any, where: str = "@timestamp") -> datetime:
     if isinstance(value, str):
         try:
             ts = datetime.fromisoformat(value)
+            if ts.tzinfo is UTC:
+                return ts
         except ValueError:
             raise RecordError(
                 f"{where}: not an ISO 8601 time: {value!r}", kind="bad-time"
@@ -192,6 +194,32 @@ def _flatten_into(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None
             out[prefix + key] = value
 
 
+# Dotted names are built once per (object, key) pair and reused, so that every event's
+# field dict shares the same key objects (no concatenation, cached hashes).
+_DOTTED: dict[str, dict[str, str]] = {}
+
+
+def flatten_ecs(obj: dict[str, Any]) -> dict[str, Any]:
+    """Nested ECS objects into flat dotted keys; the first two levels are unrolled."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if type(value) is dict:
+            names = _DOTTED.get(key)
+            if names is None:
+                names = _DOTTED[key] = {}
+            for sub, inner in value.items():
+                name = names.get(sub)
+                if name is None:
+                    name = names[sub] = f"{key}.{sub}"
+                if type(inner) is dict:
+                    _flatten_into(inner, name + ".", out)
+                else:
+                    out[name] = inner
+        else:
+            out[key] = value
+    return out
+
+
 def _ecs_logsource(fields: dict[str, Any]) -> LogSource:
     channel = fields.get("winlog.channel")
     code = fields.get("event.code")
@@ -240,8 +268,7 @@ class EcsJsonParser(LineParser[None]):
         if type(obj) is not dict:
             raise RecordError("a JSON line must hold an object", kind="bad-json")
         when = obj.pop("@timestamp", None)
-        fields: dict[str, Any] = {}
-        _flatten_into(obj, "", fields)
+        fields = flatten_ecs(obj)
         key = (fields.get("winlog.channel"), fields.get("event.code"),
                fields.get("event.module"), fields.get("event.dataset"))
         logsource = _logsource_cache.get(key)
