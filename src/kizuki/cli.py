@@ -251,7 +251,7 @@ def demo_generate(
     kwargs: dict[str, object] = {"seed": seed}
     if start is not None:
         kwargs["start"] = date(start.year, start.month, start.day)
-    demo.generate(out_dir, **kwargs)  # type: ignore[attr-defined, arg-type, unused-ignore]
+    demo.generate(out_dir, **kwargs)  # type: ignore[arg-type]
     err.print(f"wrote demo logs to {out_dir} (ground truth: {out_dir / 'ground_truth.json'})")
 
 

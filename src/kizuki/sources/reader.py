@@ -34,7 +34,8 @@ from kizuki.sources.base import (
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
-_SKIP_NAMES = {"LICENSE", "LICENSE.md", "LICENSE.txt", "README.md", "README", ".DS_Store"}
+_SKIP_NAMES = {"LICENSE", "LICENSE.md", "LICENSE.txt", "README.md", "README", ".DS_Store",
+               "ground_truth.json"}
 _SKIP_SUFFIXES = (".yaml", ".yml", ".md", ".py", ".pyc")
 
 
