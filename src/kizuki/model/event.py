@@ -137,11 +137,12 @@ class Event:
             out["message"] = self.message
         if self.tags:
             out["tags"] = list(self.tags)
-        out[KIZUKI_KEY] = {
-            "data_type": self.data_type,
-            "logsource": self.logsource.to_dict(),
-            "origin": self.origin.to_dict(),
-        }
+        # Parsers may add their own ``kizuki.*`` fields (e.g. the firewall decision):
+        # merge, never replace.
+        meta = out.setdefault(KIZUKI_KEY, {})
+        meta["data_type"] = self.data_type
+        meta["logsource"] = self.logsource.to_dict()
+        meta["origin"] = self.origin.to_dict()
         out[ORIGINAL_KEY] = self.original
         return out
 
