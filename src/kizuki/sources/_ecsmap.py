@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, NamedTuple
 
-import orjson
 import yaml
 
 from kizuki.errors import ConfigError
@@ -175,25 +174,6 @@ CONVERTERS: dict[str, Converter] = {
     "app_proto": _app_proto,
     "fingerprint": _fingerprint,
 }
-
-
-def first_json_object(head: bytes) -> dict[str, Any] | None:
-    """The first JSON object line of a file head, for sniffing; ``None`` if there is none.
-
-    Only the first non-empty line counts: a JSON-lines file starts with a record.
-    """
-    for raw in head.lstrip(b"\xef\xbb\xbf").split(b"\n", 5)[:5]:
-        line = raw.strip()
-        if not line:
-            continue
-        if not line.startswith(b"{"):
-            return None
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return None
-        return obj if isinstance(obj, dict) else None
-    return None
 
 
 def parse_iso(text: str) -> datetime:

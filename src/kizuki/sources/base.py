@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import IO, Any, ClassVar, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from kizuki.errors import RecordError
 from kizuki.model import Event
 
@@ -211,3 +213,33 @@ class LineParser(Parser, Generic[S]):
                             yield event
                 offset += size
         yield from self.finish(state, ctx)
+
+
+def json_object(line: bytes) -> dict[str, Any]:
+    """One JSON-lines record as an object, or a :class:`RecordError` saying why not."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"invalid JSON: {exc}", kind="bad-json") from None
+    if type(obj) is not dict:
+        raise RecordError("a JSON line must hold an object", kind="bad-json")
+    return obj
+
+
+def first_json_object(head: bytes) -> dict[str, Any] | None:
+    """The first JSON object line of a file head, for sniffing; ``None`` if there is none.
+
+    Only the first non-empty line counts: a JSON-lines file starts with a record.
+    """
+    for raw in head.lstrip(b"\xef\xbb\xbf").split(b"\n", 5)[:5]:
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith(b"{"):
+            return None
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        return obj if isinstance(obj, dict) else None
+    return None

@@ -11,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from kizuki.errors import RecordError
 from kizuki.model import Event, LogSource, Origin
-from kizuki.sources.base import LineParser, ParseContext, Parser, SourceFile
+from kizuki.sources.base import (
+    LineParser,
+    ParseContext,
+    Parser,
+    SourceFile,
+    first_json_object,
+    json_object,
+)
 from kizuki.sources.registry import register
-from kizuki.sources.winjson import _first_object, _flatten_into, parse_time
+from kizuki.sources.winjson import _flatten_into, parse_time
 
 _TIME_KEYS = ("@timestamp", "timestamp", "TimeGenerated", "eventTime", "EventTime",
               "time", "Timestamp", "ts", "date", "datetime", "CreationTime")
@@ -56,17 +60,12 @@ class GenericJsonParser(LineParser[None]):
     DESCRIPTION = "Any JSON-lines log (CloudTrail, Azure, M365, Log Analytics exports…)"
 
     def sniff(self, head: bytes, name: str) -> int:
-        obj = _first_object(head)
+        obj = first_json_object(head)
         return 5 if obj is not None and _when(obj) is not None else 0
 
     def parse_line(self, line: bytes, offset: int, state: None, ctx: ParseContext
                    ) -> Event | None:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RecordError(f"invalid JSON: {exc}", kind="bad-json") from None
-        if type(obj) is not dict:
-            raise RecordError("a JSON line must hold an object", kind="bad-json")
+        obj = json_object(line)
         when = _when(obj)
         original: dict[str, Any] = {}
         _flatten_into(obj, "", original)

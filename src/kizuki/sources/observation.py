@@ -15,9 +15,9 @@ import orjson
 
 from kizuki.errors import RecordError
 from kizuki.model import Event, LogSource, Origin
-from kizuki.sources.base import LineParser, ParseContext
+from kizuki.sources.base import LineParser, ParseContext, first_json_object, json_object
 from kizuki.sources.registry import register
-from kizuki.sources.winjson import _first_object, parse_time
+from kizuki.sources.winjson import parse_time
 
 MARKER = "kizuki_observation"
 LOGSOURCE = LogSource("kizuki", "observation", "analyst_observation")
@@ -106,15 +106,10 @@ class ObservationParser(LineParser[None]):
     DESCRIPTION = "Analyst observations written by `kizuki observe` (R17)"
 
     def sniff(self, head: bytes, name: str) -> int:
-        obj = _first_object(head)
+        obj = first_json_object(head)
         return 95 if obj is not None and MARKER in obj else 0
 
     def parse_line(self, line: bytes, offset: int, state: None, ctx: ParseContext
                    ) -> Event | None:
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RecordError(f"invalid JSON: {exc}", kind="bad-json") from None
-        if not isinstance(doc, dict):
-            raise RecordError("an observation line must hold an object", kind="bad-json")
+        doc = json_object(line)
         return to_event(doc, Origin(ctx.source.path, offset, ctx.source.member))

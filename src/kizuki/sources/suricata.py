@@ -29,12 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from kizuki.errors import RecordError
 from kizuki.model import Event, Origin
-from kizuki.sources._ecsmap import FieldMaps, first_json_object, parse_iso
-from kizuki.sources.base import LineParser, ParseContext, SourceFile
+from kizuki.sources._ecsmap import FieldMaps, parse_iso
+from kizuki.sources.base import (
+    LineParser,
+    ParseContext,
+    SourceFile,
+    first_json_object,
+    json_object,
+)
 from kizuki.sources.registry import register
 
 MAPS = FieldMaps("suricata.yaml", product="suricata", data_prefix="suricata:eve")
@@ -160,12 +164,7 @@ class SuricataEveParser(LineParser[_State]):
     def parse_line(
         self, line: bytes, offset: int, state: _State, ctx: ParseContext
     ) -> Event | None:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RecordError(f"not JSON: {exc}", kind="bad-json") from None
-        if not isinstance(obj, dict):
-            raise RecordError("not a JSON object", kind="bad-json")
+        obj = json_object(line)
         event_type = obj.get("event_type")
         if not isinstance(event_type, str) or not event_type:
             raise RecordError("record has no event_type", kind="bad-record")

@@ -24,22 +24,15 @@ import orjson
 
 from kizuki.errors import RecordError
 from kizuki.model import Event, LogSource, Origin
-from kizuki.sources.base import LineParser, ParseContext, SourceFile
+from kizuki.sources.base import (
+    LineParser,
+    ParseContext,
+    SourceFile,
+    first_json_object,
+    json_object,
+)
 from kizuki.sources.registry import register
 from kizuki.sources.windows import mapping, normalize
-
-
-def _first_object(head: bytes) -> dict[str, Any] | None:
-    """The first JSON object of a JSON-lines head, or None."""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text.startswith(b"{"):
-        return None
-    line = text.split(b"\n", 1)[0]
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 def parse_time(value: Any, where: str = "@timestamp") -> datetime:
@@ -155,19 +148,14 @@ class WindowsJsonParser(LineParser[None]):
     DESCRIPTION = "Windows events as JSON lines: Winlogbeat 6/7/8, OTRF Security-Datasets"
 
     def sniff(self, head: bytes, name: str) -> int:
-        obj = _first_object(head)
+        obj = first_json_object(head)
         if obj is None:
             return 0
         return 85 if _winlog_record(obj) is not None else 0
 
     def parse_line(self, line: bytes, offset: int, state: None, ctx: ParseContext
                    ) -> Event | None:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RecordError(f"invalid JSON: {exc}", kind="bad-json") from None
-        if not isinstance(obj, dict):
-            raise RecordError("a JSON line must hold an object", kind="bad-json")
+        obj = json_object(line)
         found = _winlog_record(obj)
         if found is None:
             raise RecordError("not a Windows event (no EventID/Channel)", kind="not-windows")
@@ -253,7 +241,7 @@ class EcsJsonParser(LineParser[None]):
     DESCRIPTION = "ECS JSON lines (Elastic/Filebeat output, the shared benchmark workload)"
 
     def sniff(self, head: bytes, name: str) -> int:
-        obj = _first_object(head)
+        obj = first_json_object(head)
         if obj is None or "@timestamp" not in obj:
             return 0
         ecs_keys = {"event", "host", "source", "destination", "user", "process", "ecs"}
@@ -261,12 +249,7 @@ class EcsJsonParser(LineParser[None]):
 
     def parse_line(self, line: bytes, offset: int, state: None, ctx: ParseContext
                    ) -> Event | None:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RecordError(f"invalid JSON: {exc}", kind="bad-json") from None
-        if type(obj) is not dict:
-            raise RecordError("a JSON line must hold an object", kind="bad-json")
+        obj = json_object(line)
         when = obj.pop("@timestamp", None)
         fields = flatten_ecs(obj)
         key = (fields.get("winlog.channel"), fields.get("event.code"),

@@ -39,13 +39,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from kizuki.errors import RecordError
 from kizuki.model import Event, Origin
 from kizuki.model.event import flatten
-from kizuki.sources._ecsmap import FieldMaps, first_json_object, parse_iso
-from kizuki.sources.base import LineParser, ParseContext, SourceFile
+from kizuki.sources._ecsmap import FieldMaps, parse_iso
+from kizuki.sources.base import (
+    LineParser,
+    ParseContext,
+    SourceFile,
+    first_json_object,
+    json_object,
+)
 from kizuki.sources.registry import register
 
 MAPS = FieldMaps("zeek.yaml", product="zeek", data_prefix="zeek")
@@ -325,12 +329,7 @@ class ZeekJsonParser(LineParser[_JsonState]):
     def parse_line(
         self, line: bytes, offset: int, state: _JsonState, ctx: ParseContext
     ) -> Event | None:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RecordError(f"not JSON: {exc}", kind="bad-json") from None
-        if not isinstance(obj, dict):
-            raise RecordError("not a JSON object", kind="bad-json")
+        obj = json_object(line)
         if any(isinstance(v, dict) for v in obj.values()):
             obj = flatten(obj)
         keys = state.keys
