@@ -92,3 +92,32 @@ def test_unknown_format_name_is_a_clear_error() -> None:
                           timeout=60, check=False)
     assert proc.returncode == 2
     assert "unknown log format 'nosuch'" in proc.stderr and "evtx" in proc.stderr
+
+
+def test_vault_end_to_end_through_the_main_command(tmp_path: Path) -> None:
+    """init → ingest --vault → seal → verify → search → timeline, as a SOC would (R12–R14)."""
+    vault, key, pub = tmp_path / "vault", tmp_path / "admin.key", tmp_path / "vault.pub"
+    assert runner.invoke(app, ["vault", "init", str(vault), "--key", str(key),
+                               "--public-key-out", str(pub)]).exit_code == 0
+    result = runner.invoke(app, ["ingest", str(WB8), str(EVTX), "--vault", str(vault)])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["vault", "seal", str(vault), "--key", str(key)]).exit_code == 0
+    result = runner.invoke(app, ["vault", "verify", str(vault), "--public-key", str(pub)])
+    assert result.exit_code == 0 and "OK" in result.output
+    result = runner.invoke(app, ["search", "user.name=tanaka.hiroshi", "--vault", str(vault),
+                                 "--jsonl"])
+    assert result.exit_code == 0, result.output
+    rows = [orjson.loads(x) for x in result.output.splitlines() if x.startswith("{")]
+    assert len(rows) == 3
+    result = runner.invoke(app, ["timeline", "--vault", str(vault), "--host", "dc01", "--jsonl"])
+    assert result.exit_code == 0
+    assert len([x for x in result.output.splitlines() if x.startswith("{")]) == 2
+    # One changed byte in a sealed segment and the same verify fails, naming the file.
+    segment = next(p for p in vault.rglob("*.parquet"))
+    segment.chmod(0o644)
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    result = runner.invoke(app, ["vault", "verify", str(vault), "--public-key", str(pub)])
+    assert result.exit_code == 1
+    assert segment.name in result.output

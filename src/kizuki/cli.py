@@ -27,6 +27,7 @@ from kizuki.timeline import (
     stats_table,
     timeline_table,
 )
+from kizuki.vault.cli import ingest_events, search_command, timeline_command, vault_app
 
 app = typer.Typer(
     name="kizuki",
@@ -36,6 +37,9 @@ app = typer.Typer(
 )
 demo_app = typer.Typer(help="Sample data: a realistic week of a small organisation's logs.")
 app.add_typer(demo_app, name="demo")
+app.add_typer(vault_app, name="vault")
+app.command("search")(search_command)
+app.command("timeline")(timeline_command)
 
 # Piped output keeps whole lines: a timeline is read, not fitted to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 180)
@@ -117,11 +121,31 @@ def ingest(
         Path | None, typer.Option("--stats", help="Write per-file counts as JSON here.")
     ] = None,
     dead_letter: DeadLetterOpt = None,
+    vault: Annotated[
+        Path | None,
+        typer.Option("--vault", help="Append to this vault instead (durable; no key needed)."),
+    ] = None,
     timezone: TimezoneOpt = "Asia/Tokyo",
     year: YearOpt = None,
     format_in: FormatInOpt = None,
 ) -> None:
-    """Read logs of any supported format and write normalized events (R10, R11)."""
+    """Read logs of any supported format and write normalized events (R10, R11).
+
+    With ``--vault`` the events are appended to the vault's write-ahead log and are
+    durable when the command returns; ``kizuki vault seal`` signs them in (R13, R14).
+    """
+    if vault is not None:
+        letters = DeadLetterWriter(dead_letter or vault.parent / f"{vault.name}.dead-letter.jsonl")
+        reader = Reader(SourceSettings(timezone, year), sink=_Warnings(letters), fmt=format_in)
+        try:
+            n = ingest_events(vault, reader.read(paths))
+        finally:
+            letters.close()
+        if stats:
+            stats.write_bytes(orjson.dumps(reader.stats.to_dict(), option=orjson.OPT_INDENT_2))
+        err.print(f"appended {n:,} events to {vault} (unsealed until `kizuki vault seal`)")
+        _report(reader, letters)
+        return
     if format is OutputFormat.parquet and output is None:
         raise typer.BadParameter("Parquet needs --output FILE", param_hint="--format")
     dl_path = dead_letter or Path(f"{output}.dead-letter.jsonl" if output else

@@ -1,0 +1,162 @@
+"""Sealed segments: events as zstd Parquet columns, one file per day and source (R13).
+
+The columns an investigation filters on (time, host, user, addresses, event code,
+action, outcome, data type) are real columns so DuckDB can prune and scan them; the
+complete event is kept verbatim as its JSON text in ``event``, so nothing the parser
+produced is lost and the stored bytes are exactly the ones the WAL acknowledged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kizuki.errors import KizukiError
+from kizuki.model.event import KIZUKI_KEY, Event, format_ts
+from kizuki.vault.wal import fsync_dir
+
+#: Filterable columns, by their ECS names (quote them in SQL: ``"host.name"``).
+FIELD_COLUMNS = (
+    "host.name",
+    "user.name",
+    "source.ip",
+    "destination.ip",
+    "event.code",
+    "event.action",
+    "event.outcome",
+)
+TS_COLUMN = "@timestamp"
+SCHEMA = pa.schema(
+    [
+        pa.field(TS_COLUMN, pa.timestamp("us", tz="UTC")),
+        *(pa.field(name, pa.string()) for name in FIELD_COLUMNS),
+        pa.field("data_type", pa.string()),
+        pa.field("event", pa.string()),
+    ]
+)
+_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
+_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+
+
+class SegmentError(KizukiError):
+    """An event cannot be stored, or a segment cannot be written."""
+
+
+def canonical_ts(value: Any) -> str:
+    """``@timestamp`` as Kizuki writes it (UTC, microseconds, ``Z``); naive is refused."""
+    if isinstance(value, str) and _CANONICAL_TS.match(value):
+        return value
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise SegmentError(f"@timestamp {value!r} is not ISO 8601") from exc
+    else:
+        raise SegmentError(f"@timestamp missing or not a time: {value!r}")
+    if ts.tzinfo is None:
+        raise SegmentError(f"@timestamp {value!r} has no time zone")
+    return format_ts(ts.astimezone(UTC))
+
+
+def encode_event(event: Event | Mapping[str, Any]) -> bytes:
+    """The JSON bytes stored for an event (nested, Elastic-style, canonical time)."""
+    doc = event.to_dict() if isinstance(event, Event) else dict(event)
+    ts = doc.get(TS_COLUMN)
+    fixed = canonical_ts(ts)
+    if fixed != ts:
+        doc[TS_COLUMN] = fixed
+    return orjson.dumps(doc)
+
+
+def dig(doc: Mapping[str, Any], dotted: str) -> Any:
+    """A field of a nested event by its dotted name (or a flat dotted key)."""
+    if dotted in doc:
+        return doc[dotted]
+    node: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def data_type_of(doc: Mapping[str, Any]) -> str:
+    meta = doc.get(KIZUKI_KEY)
+    value = meta.get("data_type") if isinstance(meta, Mapping) else doc.get("data_type")
+    return str(value) if value else "unknown"
+
+
+def source_slug(data_type: str) -> str:
+    """A partition-safe folder name for a data type (``windows:evtx:record`` → ...)."""
+    return _SLUG.sub("-", data_type.replace(":", "-")).strip("-.") or "unknown"
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+class SegmentBuffer:
+    """Rows of one future segment, kept column by column until written."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[str | None]] = {name: [] for name in SCHEMA.names}
+
+    def __len__(self) -> int:
+        return len(self.columns["event"])
+
+    def add(self, payload: bytes, doc: Mapping[str, Any]) -> None:
+        cols = self.columns
+        cols[TS_COLUMN].append(doc[TS_COLUMN])
+        for name in FIELD_COLUMNS:
+            cols[name].append(_text(dig(doc, name)))
+        cols["data_type"].append(data_type_of(doc))
+        cols["event"].append(payload.decode())
+
+    def table(self) -> pa.Table:
+        """The rows as an Arrow table, sorted by time."""
+        return rows_table(self.columns)
+
+
+def rows_table(columns: Mapping[str, list[str | None]]) -> pa.Table:
+    """Build a segment-schema table from string columns (time parsed), sorted by time."""
+    arrays = [pa.array(columns[f.name], pa.string()).cast(f.type) for f in SCHEMA]
+    table = pa.Table.from_arrays(arrays, schema=SCHEMA)
+    return table.sort_by(TS_COLUMN)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_segment(table: pa.Table, path: Path) -> tuple[str, int]:
+    """Write an immutable segment durably; return its SHA-256 and size in bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o444)  # sealed segments are read-only, also to their owner
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+    return file_sha256(path), path.stat().st_size
