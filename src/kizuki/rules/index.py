@@ -1,0 +1,106 @@
+"""Dispatch events to the rules of their logsource and event id (issue 3 item 7).
+
+Each event meets only the rules that can match it: the index keys events by
+``(product, service, category, EventID)`` and resolves each key once into the list of
+(rule, predicate) pairs for it — rules whose logsource covers the event and whose
+detection does not pin other event ids. Keys are few (tens to hundreds per data set),
+so after the first event of a kind the cost per event is one dict lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from kizuki.model import Event
+from kizuki.rules.compile import CompiledRule, event_id_of
+from kizuki.rules.modifiers import Predicate
+from kizuki.rules.prefilter import Atoms, Prefilter
+
+Key = tuple[str | None, str | None, str | None, int | None]
+Candidates = list[tuple[CompiledRule, Predicate]]
+
+#: Candidate lists at least this long get a literal prefilter (shorter ones are cheaper
+#: to run through than to filter).
+PREFILTER_MIN = 16
+
+
+class _Dispatch:
+    """The candidates of one key, with the prefilter that narrows them per event."""
+
+    __slots__ = ("candidates", "prefilter")
+
+    def __init__(self, candidates: Candidates, atoms: list[Atoms | None]) -> None:
+        self.candidates = candidates
+        self.prefilter = Prefilter(atoms) if len(candidates) >= PREFILTER_MIN else None
+
+    def select(self, event: Event) -> Candidates:
+        if self.prefilter is None:
+            return self.candidates
+        c = self.candidates
+        return [c[i] for i in self.prefilter.select(event)]
+
+
+class RuleIndex:
+    """Compiled rules indexed by logsource and Windows event id."""
+
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+        self.rules: list[CompiledRule] = list(rules)
+        self._cache: dict[Key, _Dispatch] = {}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def key_of(self, event: Event) -> Key:
+        """The dispatch key of an event."""
+        ls = event.logsource
+        return (
+            ls.product.lower() if ls.product else None,
+            ls.service.lower() if ls.service else None,
+            ls.category.lower() if ls.category else None,
+            event_id_of(event),
+        )
+
+    def _dispatch(self, event: Event) -> _Dispatch:
+        key = self.key_of(event)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._resolve(key)
+        return found
+
+    def candidates(self, event: Event, *, prefilter: bool = True) -> Candidates:
+        """The (rule, predicate) pairs that may match ``event``.
+
+        With ``prefilter`` the list is narrowed by the event's literals; without, it
+        is every rule of the event's logsource and event id.
+        """
+        d = self._dispatch(event)
+        return d.select(event) if prefilter else d.candidates
+
+    def _resolve(self, key: Key) -> _Dispatch:
+        product, service, category, event_id = key
+        out: Candidates = []
+        atoms: list[Atoms | None] = []
+        for rule in self.rules:
+            found = rule.variant_for(product, service, category, event_id)
+            if found is not None:
+                out.append((rule, found[0]))
+                atoms.append(rule.atoms.get(found[1]))
+        return _Dispatch(out, atoms)
+
+    def match(self, event: Event) -> list[CompiledRule]:
+        """The rules ``event`` matches, in index order."""
+        return [rule for rule, pred in self.candidates(event) if pred(event)]
+
+    def match_all(self, events: Iterable[Event]) -> Iterator[tuple[CompiledRule, Event]]:
+        """Every (rule, event) match over a stream of events, in event order."""
+        cache = self._cache
+        resolve = self._resolve
+        key_of = self.key_of
+        for event in events:
+            key = key_of(event)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = resolve(key)
+            for rule, pred in found.select(event):
+                if pred(event):
+                    yield rule, event
