@@ -143,24 +143,37 @@ class Engine:
     # -- input ---------------------------------------------------------------------
     def feed(self, events: Iterable[Event]) -> list[Alert]:
         """Match a batch of events and release what the watermark allows."""
-        lateness = self.settings.lateness
         candidates = self.index.candidates
+
+        def matched() -> Iterator[tuple[Event, list[CompiledRule]]]:
+            for event in events:
+                self.events_seen += 1
+                yield event, [rule for rule, pred in candidates(event) if pred(event)]
+
+        return self.feed_matched(matched())
+
+    def feed_matched(
+        self, pairs: Iterable[tuple[Event, Sequence[CompiledRule]]], *, seen: int = 0
+    ) -> list[Alert]:
+        """Like :meth:`feed` for events already matched elsewhere (the columnar scan).
+
+        ``seen`` counts the events the caller read, including those that matched nothing,
+        so that the statistics stay true.
+        """
+        self.events_seen += seen
+        lateness = self.settings.lateness
         buffer = self._buffer
         max_seen = self._max_seen
-        for event in events:
-            self.events_seen += 1
+        for event, matched in pairs:
             ts = event.timestamp
             if max_seen is None or ts > max_seen:
                 max_seen = ts
-            matched = [rule for rule, pred in candidates(event) if pred(event)]
             if not matched:
                 continue
             origin = event.origin
-            pending = _Pending(ts, origin.display, origin.offset or 0, event, matched)
+            pending = _Pending(ts, origin.display, origin.offset or 0, event, list(matched))
             if self._released is not None and (ts, pending.source, pending.offset) < \
                     self._released:
-                # Beyond the allowed lateness: deciding it now could contradict what was
-                # already decided, so it is counted and reported instead.
                 self.late_events += 1
                 continue
             self.events_matched += 1

@@ -4,6 +4,8 @@ The columns an investigation filters on (time, host, user, addresses, event code
 action, outcome, data type) are real columns so DuckDB can prune and scan them; the
 complete event is kept verbatim as its JSON text in ``event``, so nothing the parser
 produced is lost and the stored bytes are exactly the ones the WAL acknowledged.
+A segment is written one row group at a time (each sorted by time, with min/max
+statistics), so sealing needs memory for a few row groups, whatever the volume.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def _text(value: Any) -> str | None:
 
 
 class SegmentBuffer:
-    """Rows of one future segment, kept column by column until written."""
+    """Rows of one future row group, kept column by column until written."""
 
     def __init__(self) -> None:
         self.columns: dict[str, list[str | None]] = {name: [] for name in SCHEMA.names}
@@ -146,17 +148,48 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_segment(table: pa.Table, path: Path) -> tuple[str, int]:
-    """Write an immutable segment durably; return its SHA-256 and size in bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o444)  # sealed segments are read-only, also to their owner
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-    return file_sha256(path), path.stat().st_size
+class SegmentWriter:
+    """One segment written row group by row group, so sealing memory stays bounded.
+
+    Rows go in through :meth:`write` (one sorted row group per call) into a temporary
+    file next to the final one; :meth:`commit` makes it durable, read-only and gives
+    it its final name (the leaf index is only known then). A crash leaves the
+    temporary file, which the next seal removes as an orphan.
+    """
+
+    def __init__(self, tmp: Path) -> None:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = tmp
+        self.rows = 0
+        self.min_ts = self.max_ts = ""
+        self._writer = pq.ParquetWriter(tmp, SCHEMA, compression="zstd")
+
+    def write(self, buf: SegmentBuffer) -> None:
+        """Append the buffered rows as one row group (sorted by time) and empty ``buf``."""
+        if not len(buf):
+            return
+        # Canonical timestamps are fixed-width text, so text order is time order.
+        times = [t for t in buf.columns[TS_COLUMN] if t is not None]
+        lo, hi = min(times), max(times)
+        if not self.rows or lo < self.min_ts:
+            self.min_ts = lo
+        if not self.rows or hi > self.max_ts:
+            self.max_ts = hi
+        table = buf.table()
+        buf.columns = {name: [] for name in SCHEMA.names}
+        self._writer.write_table(table, row_group_size=table.num_rows)
+        self.rows += table.num_rows
+
+    def commit(self, path: Path) -> tuple[str, int]:
+        """Close the file durably as the immutable segment ``path``; return SHA-256, size."""
+        self._writer.close()
+        fd = os.open(self.tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(self.tmp, 0o444)  # sealed segments are read-only, also to their owner
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp, path)
+        fsync_dir(path.parent)
+        return file_sha256(path), path.stat().st_size

@@ -23,7 +23,6 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-import pyarrow.compute as pc
 
 from kizuki.model.event import Event, format_ts
 from kizuki.vault import merkle
@@ -47,11 +46,11 @@ from kizuki.vault.note import Checkpoint, NoteError, Signer, Verifier
 from kizuki.vault.segments import (
     TS_COLUMN,
     SegmentBuffer,
+    SegmentWriter,
     canonical_ts,
     data_type_of,
     encode_event,
     source_slug,
-    write_segment,
 )
 from kizuki.vault.wal import (
     FsyncPolicy,
@@ -64,10 +63,14 @@ from kizuki.vault.wal import (
     wal_files,
 )
 
-#: Rows per segment file at most; bounds both file size and seal memory.
-SEGMENT_ROWS = 200_000
-#: Rows buffered across all open (day, source) groups before the largest is written.
-BUFFER_ROWS = 200_000
+#: Rows per segment file at most (a day of one source is usually one file).
+SEGMENT_ROWS = 1_000_000
+#: Rows pending across all open (day, source) groups before the largest is written out.
+BUFFER_ROWS = 65_536
+#: Rows per Parquet row group (DuckDB's unit of parallelism and pruning).
+ROW_GROUP_ROWS = 32_768
+#: Segment files open at once while sealing (many days of backfill at once).
+MAX_OPEN_SEGMENTS = 32
 
 
 @dataclass(slots=True)
@@ -345,8 +348,24 @@ def _time_ext(ts: datetime) -> tuple[str, ...]:
     return (f"kizuki-time {format_ts(ts)}",)
 
 
+@dataclass(slots=True)
+class _OpenSegment:
+    """A segment of one (day, source) being written: its file and its pending rows."""
+
+    writer: SegmentWriter
+    buf: SegmentBuffer
+    touched: int = 0
+
+
 class _SegmentBuilder:
-    """Groups WAL records by (day, source) into segments with bounded memory."""
+    """Streams WAL records into per-(day, source) segments with bounded memory.
+
+    Memory is bounded three ways, none of them by the number of events sealed:
+    rows pending across all groups (``buffer_rows``; the largest group is written out
+    as a row group when exceeded), rows per row group (``row_group_rows``) and open
+    segment files (``max_open``; the least recently used is finished first). Only one
+    small manifest entry per finished segment is kept.
+    """
 
     def __init__(
         self,
@@ -355,11 +374,14 @@ class _SegmentBuilder:
         wal_names: list[str],
         segment_rows: int,
         buffer_rows: int,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        max_open: int = MAX_OPEN_SEGMENTS,
     ) -> None:
         self.root, self.index, self.wal_names = root, first_index, wal_names
         self.segment_rows, self.buffer_rows = segment_rows, buffer_rows
-        self.groups: dict[tuple[str, str], SegmentBuffer] = {}
-        self.buffered = self.events = self.rejected = 0
+        self.row_group_rows, self.max_open = max(1, row_group_rows), max(1, max_open)
+        self.open: dict[tuple[str, str], _OpenSegment] = {}
+        self.buffered = self.events = self.rejected = self.tick = 0
         self.entries: list[dict[str, Any]] = []
         self.sealed_at = format_ts(now_utc())
 
@@ -371,16 +393,27 @@ class _SegmentBuilder:
             self._reject(payload)
             return
         key = (ts[:10], source_slug(data_type_of(doc)))
-        buf = self.groups.get(key)
-        if buf is None:
-            buf = self.groups[key] = SegmentBuffer()
-        buf.add(payload, doc)
+        seg = self.open.get(key)
+        if seg is None:
+            if len(self.open) >= self.max_open:
+                self._finish(min(self.open, key=lambda k: self.open[k].touched))
+            day, source = key
+            tmp = self.root / SEGMENT_DIR / f"day={day}" / f"source={source}" / (
+                f".sealing-{self.index:012d}-{self.tick}.parquet.tmp"
+            )
+            seg = self.open[key] = _OpenSegment(SegmentWriter(tmp), SegmentBuffer())
+        seg.buf.add(payload, doc)
+        self.tick += 1
+        seg.touched = self.tick
         self.buffered += 1
         self.events += 1
-        if len(buf) >= self.segment_rows:
-            self._flush(key)
+        pending = len(seg.buf)
+        if pending >= self.row_group_rows or seg.writer.rows + pending >= self.segment_rows:
+            self._spill(seg)
+            if seg.writer.rows >= self.segment_rows:
+                self._finish(key)
         elif self.buffered >= self.buffer_rows:
-            self._flush(max(self.groups, key=lambda k: len(self.groups[k])))
+            self._spill(max(self.open.values(), key=lambda s: len(s.buf)))
 
     def _reject(self, payload: bytes) -> None:
         # A CRC-valid record that is not an event: keep it aside, never drop it.
@@ -390,14 +423,16 @@ class _SegmentBuilder:
         with (torn / "rejected.jsonl").open("ab") as fh:
             fh.write(payload + b"\n")
 
-    def _flush(self, key: tuple[str, str]) -> None:
-        buf = self.groups.pop(key)
-        self.buffered -= len(buf)
-        table = buf.table()
+    def _spill(self, seg: _OpenSegment) -> None:
+        self.buffered -= len(seg.buf)
+        seg.writer.write(seg.buf)
+
+    def _finish(self, key: tuple[str, str]) -> None:
+        seg = self.open.pop(key)
+        self._spill(seg)
         day, source = key
         rel = f"{SEGMENT_DIR}/day={day}/source={source}/{self.index:012d}.parquet"
-        sha, size = write_segment(table, self.root / rel)
-        lo, hi = pc.min_max(table[TS_COLUMN]).values()
+        sha, size = seg.writer.commit(self.root / rel)
         self.entries.append(
             {
                 "index": self.index,
@@ -405,11 +440,11 @@ class _SegmentBuilder:
                 "path": rel,
                 "sha256": sha,
                 "bytes": size,
-                "events": table.num_rows,
+                "events": seg.writer.rows,
                 "day": day,
                 "source": source,
-                "min_ts": format_ts(lo.as_py()),
-                "max_ts": format_ts(hi.as_py()),
+                "min_ts": seg.writer.min_ts,
+                "max_ts": seg.writer.max_ts,
                 "wal": self.wal_names,
                 "sealed_at": self.sealed_at,
             }
@@ -417,5 +452,5 @@ class _SegmentBuilder:
         self.index += 1
 
     def finish(self) -> None:
-        for key in sorted(self.groups):
-            self._flush(key)
+        for key in sorted(self.open):
+            self._finish(key)
