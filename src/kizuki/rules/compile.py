@@ -11,7 +11,7 @@ condition per value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,23 +29,22 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, Sigm
 from sigma.types import (
     SigmaCasedString,
     SigmaFieldReference,
-    SigmaNumber,
     SigmaString,
     SigmaType,
     SpecialChars,
 )
 
 from kizuki.model import Event, LogSource
+from kizuki.rules.memo import Getter, lower_getter
 from kizuki.rules.modifiers import (
-    Getter,
     Predicate,
     ValueError_,
     ValueGroup,
     expand_placeholders,
     fieldref_test,
     keyword_test,
-    lower_getter,
 )
+from kizuki.rules.pins import pin_channel, pin_event_id, pinned
 from kizuki.rules.pipeline import Binding, Pipeline
 from kizuki.rules.prefilter import Atoms, rule_atoms
 
@@ -427,83 +426,6 @@ def detection_predicates(
     }
 
 
-# --------------------------------------------------------------------------- pinned values
-
-
-PinFn = Callable[[SigmaDetectionItem], frozenset[Any] | None]
-
-
-def _pin_event_id(item: SigmaDetectionItem) -> frozenset[Any] | None:
-    if item.field != "EventID" or item.modifiers or item.negated or not item.value:
-        return None
-    out: set[int] = set()
-    for v in item.value:
-        if isinstance(v, SigmaNumber) and isinstance(v.number, int):
-            out.add(v.number)
-        elif isinstance(v, SigmaString) and not v.contains_special() and str(v).isdigit():
-            out.add(int(str(v)))
-        else:
-            return None
-    return frozenset(out)
-
-
-def _pin_channel(item: SigmaDetectionItem) -> frozenset[Any] | None:
-    if item.field != "Channel" or item.modifiers or item.negated or not item.value:
-        return None
-    out: set[str] = set()
-    for v in item.value:
-        if isinstance(v, SigmaString) and not v.contains_special():
-            out.add(str(v).lower())
-        else:
-            return None
-    return frozenset(out)
-
-
-def _pin_and(pins: Sequence[frozenset[Any] | None]) -> frozenset[Any] | None:
-    out: frozenset[Any] | None = None
-    for p in pins:
-        if p is not None:
-            out = p if out is None else out & p
-    return out
-
-
-def _pin_or(pins: Sequence[frozenset[Any] | None]) -> frozenset[Any] | None:
-    if not pins or any(p is None for p in pins):
-        return None
-    return frozenset().union(*[p for p in pins if p is not None])
-
-
-def _pin_detection(det: SigmaDetection, fn: PinFn) -> frozenset[Any] | None:
-    pins = [
-        _pin_detection(i, fn) if isinstance(i, SigmaDetection) else fn(i)
-        for i in det.detection_items
-    ]
-    return _pin_and(pins) if det.item_linking is ConditionAND else _pin_or(pins)
-
-
-def _pin_node(node: Any, dets: SigmaDetections, fn: PinFn) -> frozenset[Any] | None:
-    if isinstance(node, ConditionIdentifier):
-        det = dets.detections.get(node.identifier)
-        return _pin_detection(det, fn) if det is not None else None
-    if isinstance(node, ConditionSelector):
-        pins = [_pin_node(i, dets, fn) for i in node.resolve_referenced_detections(dets)]
-        return _pin_and(pins) if node.cond_class is ConditionAND else _pin_or(pins)
-    if isinstance(node, ConditionAND):
-        return _pin_and([_pin_node(a, dets, fn) for a in node.args])
-    if isinstance(node, ConditionOR):
-        return _pin_or([_pin_node(a, dets, fn) for a in node.args])
-    return None  # NOT pins nothing
-
-
-def pinned(rule: SigmaRule, fn: PinFn) -> frozenset[Any] | None:
-    """The values of a field every match of ``rule`` must have (None: unconstrained)."""
-    try:
-        conds = _parsed_conditions(rule)
-        return _pin_or([_pin_node(c, rule.detection, fn) for c in conds])
-    except (CompileError, SigmaError):
-        return None
-
-
 # --------------------------------------------------------------------------- rules
 
 
@@ -556,8 +478,8 @@ def compile_rule(
         logsource=ls,
         path=path,
         predicate=predicate,
-        event_ids=pinned(rule, _pin_event_id),
-        channels=pinned(rule, _pin_channel),
+        event_ids=pinned(rule, conds, pin_event_id),
+        channels=pinned(rule, conds, pin_channel),
         variants=variants,
         atoms=atoms,
         sigma=rule,

@@ -46,10 +46,10 @@ from sigma.types import (
 )
 
 from kizuki.model import Event
+from kizuki.rules.memo import Getter, haystack, text_of
 
 ValueTest = Callable[[Any], bool]
 Predicate = Callable[[Event], bool]
-Getter = Callable[[Event], Any]
 
 _PY_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
@@ -67,21 +67,6 @@ _COMPARE: dict[CompareOperators, Callable[[Any, Any], bool]] = {
 
 class ValueError_(Exception):
     """A value the compiler cannot turn into a test (unknown placeholder, bad type)."""
-
-
-def text_of(v: Any) -> str | None:
-    """The string form Sigma compares: numbers as digits, booleans as true/false."""
-    if type(v) is str:
-        return v
-    if v is None:
-        return None
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, datetime):
-        return v.isoformat()
-    return str(v)
 
 
 def number_of(v: Any) -> int | float | None:
@@ -246,71 +231,23 @@ class _StringSet:
         )
 
     def build(self) -> ValueTest:
+        """The test over a raw value, as written (``cased`` strings)."""
         if self.anything:
             return lambda v: v is not None
-        exact = frozenset(self.exact)
-        prefixes = tuple(self.prefixes)
-        suffixes = tuple(self.suffixes)
-        contains = tuple(self.contains)
-        # One combined regex for the wildcard patterns that are not a plain affix.
-        rx = (
-            re.compile("|".join(f"(?:{p})" for p in self.patterns), re.DOTALL).fullmatch
-            if self.patterns
-            else None
-        )
-        lower = self.lower
+        lowered = self.build_lowered()  # with lower=False nothing was lowered
 
         def test(v: Any) -> bool:
-            s = v if type(v) is str else text_of(v)
-            if s is None:
-                return False
-            if lower:
-                s = s.lower()
-            if exact and s in exact:
-                return True
-            if prefixes and s.startswith(prefixes):
-                return True
-            if suffixes and s.endswith(suffixes):
-                return True
-            if contains:
-                for c in contains:
-                    if c in s:
-                        return True
-            return rx is not None and rx(s) is not None
+            if type(v) is list or type(v) is tuple:
+                return lowered(tuple(text_of(x) for x in v))
+            return lowered(text_of(v))
 
-        # The most common shapes get a closure without the unused branches.
-        if not (prefixes or suffixes or contains or rx) and lower:
-
-            def test_exact(v: Any) -> bool:
-                s = v if type(v) is str else text_of(v)
-                return s is not None and s.lower() in exact
-
-            return test_exact
-        if not (exact or prefixes or suffixes or rx) and lower:
-
-            def test_contains(v: Any) -> bool:
-                s = v if type(v) is str else text_of(v)
-                if s is None:
-                    return False
-                s = s.lower()
-                for c in contains:  # noqa: SIM110 - faster than any() here
-                    if c in s:
-                        return True
-                return False
-
-            return test_contains
-        if not (exact or prefixes or contains or rx) and lower:
-
-            def test_suffix(v: Any) -> bool:
-                s = v if type(v) is str else text_of(v)
-                return s is not None and s.lower().endswith(suffixes)
-
-            return test_suffix
         return test
 
-
     def build_lowered(self) -> ValueTest:
-        """The test over an already lowered value (str, tuple of str, or None)."""
+        """The test over a lowered value (str, tuple of str, or None).
+
+        For a case-sensitive set (``lower=False``) the value is passed unlowered.
+        """
         if self.anything:
             return lambda x: x is not None
         exact = frozenset(self.exact)
@@ -575,82 +512,6 @@ def fieldref_test(ref: SigmaFieldReference, get: Getter, other: Getter) -> Predi
 
 
 # --------------------------------------------------------------------------- keywords
-
-
-class EventMemo:
-    """Values derived from one event, shared by every rule that looks at it.
-
-    Many rules read the same field of the same event (1,400 rules read a process
-    creation's CommandLine); the lowered value, and the text keyword detections
-    search, are computed once per event instead of once per rule. The memo keeps the
-    last event only; its state is one tuple swapped whole, so two engines in two
-    threads never read each other's values (they only evict each other).
-    """
-
-    __slots__ = ("state",)
-
-    def __init__(self) -> None:
-        self.state: tuple[Event | None, dict[Any, Any]] = (None, {})
-
-    def values(self, e: Event) -> dict[Any, Any]:
-        """The memo dict of ``e`` (a fresh one when ``e`` is a new event)."""
-        ev, memo = self.state
-        if ev is not e:
-            memo = {}
-            self.state = (e, memo)
-        return memo
-
-
-MEMO = EventMemo()
-_MISSING = object()
-
-
-def lower_value(v: Any) -> Any:
-    """An event value lowered for case-insensitive tests (lists element by element)."""
-    if type(v) is str:
-        return v.lower()
-    if v is None:
-        return None
-    if type(v) is list or type(v) is tuple:
-        return tuple(lower_value(x) for x in v)
-    s = text_of(v)
-    return s.lower() if s is not None else None
-
-
-def lower_getter(key: Any, get: Getter) -> Getter:
-    """A getter of the lowered value of a field, memoized per event under ``key``."""
-    memo = MEMO
-
-    def get_lower(e: Event) -> Any:
-        ev, vals = memo.state
-        if ev is not e:
-            vals = {}
-            memo.state = (e, vals)
-        v = vals.get(key, _MISSING)
-        if v is _MISSING:
-            v = vals[key] = lower_value(get(e))
-        return v
-
-    return get_lower
-
-
-_HAY_KEY = ("\0", "haystack")
-
-
-def haystack(e: Event) -> tuple[str, str, tuple[str, ...]]:
-    """The text keyword detections search: (joined, joined lowered, single values)."""
-    vals = MEMO.values(e)
-    hay: tuple[str, str, tuple[str, ...]] | None = vals.get(_HAY_KEY)
-    if hay is None:
-        texts = [text_of(v) for v in e.original.values() if v is not None]
-        if e.message:
-            texts.append(e.message)
-        values = tuple(t for t in texts if t)
-        # Values are joined by newlines and patterns avoid DOTALL, so a keyword with
-        # wildcards never matches across two different fields.
-        joined = "\n".join(values)
-        hay = vals[_HAY_KEY] = (joined, joined.lower(), values)
-    return hay
 
 
 def keyword_test(v: SigmaType) -> Predicate:

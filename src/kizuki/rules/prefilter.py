@@ -34,7 +34,7 @@ from sigma.types import (
 )
 
 from kizuki.model import Event
-from kizuki.rules.modifiers import MEMO, Getter, lower_getter
+from kizuki.rules.memo import MEMO, Getter, lower_getter
 
 #: An atom: (event field names, kind, lowered literal). Kinds: "eq" whole value,
 #: "base" the value ends with this last path component ("\\whoami.exe"), "sub" the

@@ -1,0 +1,104 @@
+"""Per-event values shared by every rule: lowered fields and keyword text (style §6).
+
+Many rules read the same field of the same event (1,400 rules read a process
+creation's CommandLine); its lowered value, and the text keyword detections search, are
+computed once per event instead of once per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from kizuki.model import Event
+
+Getter = Callable[[Event], Any]
+
+
+def text_of(v: Any) -> str | None:
+    """The string form Sigma compares: numbers as digits, booleans as true/false."""
+    if type(v) is str:
+        return v
+    if v is None:
+        return None
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return str(v)
+
+
+class EventMemo:
+    """Values derived from one event, shared by every rule that looks at it.
+
+    The memo keeps the last event only; its state is one tuple swapped whole, so two
+    engines in two threads never read each other's values (they only evict each other).
+    """
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state: tuple[Event | None, dict[Any, Any]] = (None, {})
+
+    def values(self, e: Event) -> dict[Any, Any]:
+        """The memo dict of ``e`` (a fresh one when ``e`` is a new event)."""
+        ev, memo = self.state
+        if ev is not e:
+            memo = {}
+            self.state = (e, memo)
+        return memo
+
+
+MEMO = EventMemo()
+_MISSING = object()
+
+
+def lower_value(v: Any) -> Any:
+    """An event value lowered for case-insensitive tests (lists element by element)."""
+    if type(v) is str:
+        return v.lower()
+    if v is None:
+        return None
+    if type(v) is list or type(v) is tuple:
+        return tuple(lower_value(x) for x in v)
+    s = text_of(v)
+    return s.lower() if s is not None else None
+
+
+def lower_getter(key: Any, get: Getter) -> Getter:
+    """A getter of the lowered value of a field, memoized per event under ``key``."""
+    memo = MEMO
+
+    def get_lower(e: Event) -> Any:
+        ev, vals = memo.state
+        if ev is not e:
+            vals = {}
+            memo.state = (e, vals)
+        v = vals.get(key, _MISSING)
+        if v is _MISSING:
+            v = vals[key] = lower_value(get(e))
+        return v
+
+    return get_lower
+
+
+_HAY_KEY = ("\0", "haystack")
+
+
+def haystack(e: Event) -> tuple[str, str, tuple[str, ...]]:
+    """The text keyword detections search: (joined, joined lowered, single values)."""
+    vals = MEMO.values(e)
+    hay: tuple[str, str, tuple[str, ...]] | None = vals.get(_HAY_KEY)
+    if hay is None:
+        texts = [text_of(v) for v in e.original.values() if v is not None]
+        if e.message:
+            texts.append(e.message)
+        values = tuple(t for t in texts if t)
+        # Values are joined by newlines and patterns avoid DOTALL, so a keyword with
+        # wildcards never matches across two different fields.
+        joined = "\n".join(values)
+        hay = vals[_HAY_KEY] = (joined, joined.lower(), values)
+    return hay
