@@ -119,3 +119,37 @@ def test_candidates_by_logsource_and_event_id() -> None:
                                                        "process_creation"), 4688))] == [proc]
     assert [r for r, _ in index.candidates(ev(SYSMON_1, 1))] == [proc]
     assert [r for r, _ in index.candidates(ev(LogSource("linux", "auth"), 1))] == []
+
+
+def test_grouped_resolution_equals_trying_every_rule() -> None:
+    """The category grouping only skips rules that cannot apply: for every event type,
+    the candidates are exactly the rules whose logsource and event ids admit it."""
+    text = "---\n".join([
+        "title: proc\nlogsource: {product: windows, category: process_creation}\n"
+        "detection:\n  s: {Image|endswith: '.exe'}\n  condition: s\n",
+        "title: sec 4624\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  s: {EventID: 4624}\n  condition: s\n",
+        "title: any windows\nlogsource: {product: windows}\n"
+        "detection:\n  s: {Channel: Security}\n  condition: s\n",
+        "title: net\nlogsource: {product: windows, category: network_connection}\n"
+        "detection:\n  s: {DestinationPort: 445}\n  condition: s\n",
+        "title: linux\nlogsource: {product: linux, service: auth}\n"
+        "detection:\n  s: {message|contains: sudo}\n  condition: s\n",
+    ])
+    loaded = rules_from_yaml(text)
+    assert not loaded.errors
+    index = RuleIndex(loaded.rules)
+    kinds = [
+        ("windows", "security", None, 4688), ("windows", "security", None, 4624),
+        ("windows", "sysmon", "process_creation", 1), ("windows", "sysmon",
+                                                       "network_connection", 3),
+        ("windows", "system", None, 7045), ("linux", "auth", None, None),
+    ]
+    for product, service, category, eid in kinds:
+        original = {"EventID": eid, "Channel": "Security"} if eid else {}
+        ev = Event(datetime(2026, 11, 3, tzinfo=UTC), "t", {}, original,
+                   LogSource(product, service, category), Origin("x"))
+        got = [rule.title for rule, _ in index.candidates(ev, prefilter=False)]
+        want = [r.title for r in loaded.rules
+                if r.variant_for(product, service, category, eid) is not None]
+        assert got == want, (product, service, category, eid)

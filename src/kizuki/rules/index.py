@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from kizuki.model import Event
 from kizuki.rules.compile import CompiledRule, event_id_of
 from kizuki.rules.modifiers import Predicate
+from kizuki.rules.pipeline import Pipeline
 from kizuki.rules.prefilter import Atoms, Prefilter
 
 Key = tuple[str | None, str | None, str | None, int | None]
@@ -46,6 +47,24 @@ class RuleIndex:
     def __init__(self, rules: Iterable[CompiledRule]) -> None:
         self.rules: list[CompiledRule] = list(rules)
         self._cache: dict[Key, _Dispatch] = {}
+        # Rules grouped by Sigma category, so that resolving a new key looks only at the
+        # rules that can apply to it instead of all of them (a SigmaHQ set has thousands).
+        # A category that the pipeline binds to Windows event types (process_creation on
+        # Security 4688) also applies to those event types, whatever their own category.
+        self._by_category: dict[str | None, list[int]] = {}
+        self._bindable: dict[str, list[tuple[Pipeline, list[int]]]] = {}
+        for pos, rule in enumerate(self.rules):
+            category = rule.logsource.category
+            self._by_category.setdefault(category, []).append(pos)
+            if category is not None and rule.pipeline is not None and \
+                    rule.pipeline.bindings(category):
+                groups = self._bindable.setdefault(category, [])
+                for pipeline, members in groups:
+                    if pipeline is rule.pipeline:
+                        members.append(pos)
+                        break
+                else:
+                    groups.append((rule.pipeline, [pos]))
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -78,9 +97,19 @@ class RuleIndex:
 
     def _resolve(self, key: Key) -> _Dispatch:
         product, service, category, event_id = key
+        positions = set(self._by_category.get(None, ()))
+        if category is not None:
+            positions.update(self._by_category.get(category, ()))
+        if product == "windows":
+            for rule_category, groups in self._bindable.items():
+                for pipeline, members in groups:
+                    if pipeline.binding_for(rule_category, service, event_id) is not None:
+                        positions.update(members)
         out: Candidates = []
         atoms: list[Atoms | None] = []
-        for rule in self.rules:
+        rules = self.rules
+        for pos in sorted(positions):
+            rule = rules[pos]
             found = rule.variant_for(product, service, category, event_id)
             if found is not None:
                 out.append((rule, found[0]))
