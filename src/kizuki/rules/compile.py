@@ -35,7 +35,7 @@ from sigma.types import (
 )
 
 from kizuki.model import Event, LogSource
-from kizuki.rules.memo import Getter, lower_getter
+from kizuki.rules.memo import Getter, haystack, lower_getter
 from kizuki.rules.modifiers import (
     Predicate,
     ValueError_,
@@ -295,12 +295,39 @@ def _or_values(values: Sequence[SigmaType], name: str, ctx: _Context) -> Predica
     return any_of(preds)
 
 
+def _keyword_literal(v: SigmaType) -> str | None:
+    """The lowered text of a case-insensitive keyword without inner wildcards, else None."""
+    if not isinstance(v, SigmaString) or isinstance(v, SigmaCasedString):
+        return None
+    parts = list(v.s)
+    while parts and parts[0] is SpecialChars.WILDCARD_MULTI:
+        parts.pop(0)
+    while parts and parts[-1] is SpecialChars.WILDCARD_MULTI:
+        parts.pop()
+    if not parts or not all(isinstance(p, str) for p in parts):
+        return None
+    return "".join(p for p in parts if isinstance(p, str)).lower()
+
+
 def _compile_item(item: SigmaDetectionItem, ctx: _Context) -> Predicate:
     values = expand_placeholders(item.value, ctx.placeholders)
     all_linked = item.value_linking is ConditionAND
+    pred: Predicate
     if item.field is None:
-        preds = [keyword_test(v) for v in values]
-        pred = all_of(preds) if all_linked else any_of(preds)
+        literals = [_keyword_literal(v) for v in values]
+        if not all_linked and len(values) > 1 and all(x is not None for x in literals):
+            # A keyword list of plain words (SigmaHQ's "Mimikatz Use" has 25) is one
+            # pass over the event's lowered text, not one memo lookup per word.
+            words = tuple(x for x in literals if x is not None)
+
+            def any_keyword(e: Event) -> bool:
+                low = haystack(e)[1]
+                return any(w in low for w in words)
+
+            pred = any_keyword
+        else:
+            preds = [keyword_test(v) for v in values]
+            pred = all_of(preds) if all_linked else any_of(preds)
     else:
         name = item.field
         if not values:  # `field: null` written as an empty list
