@@ -5,7 +5,8 @@ literal somewhere (``Image|endswith: '\\whoami.exe'``, ``OriginalFileName: ...``
 ``CommandLine|contains: ...``). For each rule this module derives a *necessary* set of
 atoms — at least one must hold for the rule to match — from the positive part of its
 condition. The index then looks each event's field values up once (exact values in a
-dict, executable names by their last path component, substrings through 4-grams) and
+dict, executable names by their last path component, substrings through one
+Aho–Corasick automaton per field) and
 runs only the rules with a possible atom, plus the rules without atoms. The prefilter
 only narrows: every selected rule still runs its exact predicate, so results are the
 same with or without it (issue 3 item 7: literal values indexed).
@@ -13,11 +14,11 @@ same with or without it (issue 3 item 7: literal values indexed).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
 from sigma.conditions import (
     ConditionAND,
     ConditionIdentifier,
@@ -34,7 +35,7 @@ from sigma.types import (
 )
 
 from kizuki.model import Event
-from kizuki.rules.memo import MEMO, Getter, lower_getter
+from kizuki.rules.memo import Getter, lower_getter
 
 #: An atom: (event field names, kind, lowered literal). Kinds: "eq" whole value,
 #: "base" the value ends with this last path component ("\\whoami.exe"), "sub" the
@@ -43,13 +44,6 @@ Atom = tuple[tuple[str, ...], str, str]
 Atoms = frozenset[Atom]
 NamesFn = Callable[[str], tuple[str, ...]]
 
-GRAM = 4
-#: A rule needing more than this many literals too short for a gram (the emoji rules
-#: list thousands) is cheaper to run on every event than to look up.
-MAX_SHORT = 16
-#: Values longer than this are not split into grams (a 10 KB script block would cost
-#: more to split than the rules it could skip); their substring atoms count as hits.
-MAX_GRAM_TEXT = 2048
 
 
 def _string_atom(names: tuple[str, ...], s: SigmaString) -> Atom | None:
@@ -93,11 +87,12 @@ def _cost(atoms: Atoms) -> int:
     for _names, kind, lit in atoms:
         if kind == "eq" or kind == "base":
             total += 1
-        elif len(lit) >= GRAM + 2:
+        elif len(lit) >= 6:
             total += 2
-        elif len(lit) >= GRAM:
+        elif len(lit) >= 4:
             total += 4
         else:
+            # Short substrings ("-e ", ".js") occur in many values: a weak filter.
             total += 20
     return total
 
@@ -164,9 +159,8 @@ class _FieldIndex:
     lower: Getter
     eq: dict[str, list[int]] = field(default_factory=dict)
     base: dict[str, list[int]] = field(default_factory=dict)
-    grams: dict[str, list[int]] = field(default_factory=dict)
-    short: dict[str, list[int]] = field(default_factory=dict)
-    any_sub: list[int] = field(default_factory=list)  # rules with a "sub" atom here
+    subs: dict[str, list[int]] = field(default_factory=dict)
+    automaton: Any = None  # ahocorasick.Automaton over ``subs``, built once
 
 
 def _getter(names: tuple[str, ...]) -> Getter:
@@ -175,25 +169,20 @@ def _getter(names: tuple[str, ...]) -> Getter:
     return lower_getter(names, make_getter(names))
 
 
-def _grams(s: str) -> set[str]:
-    return {s[i : i + GRAM] for i in range(len(s) - GRAM + 1)}
-
-
 class Prefilter:
-    """Narrows a candidate list to the entries whose atoms can hold for an event."""
+    """Narrows a candidate list to the entries whose atoms can hold for an event.
+
+    Whole values are looked up in a dict, executable names by their last path
+    component, and every substring literal of a field at once with one Aho–Corasick
+    automaton (pyahocorasick): one linear pass over the value, however many rules.
+    """
 
     def __init__(self, atoms: Sequence[Atoms | None]) -> None:
         self.size = len(atoms)
         self.always: list[int] = []
         self.fields: dict[tuple[str, ...], _FieldIndex] = {}
-        # Pick for each substring literal its rarest gram among all literals here.
-        freq: Counter[str] = Counter()
-        for a in atoms:
-            for _n, kind, lit in a or ():
-                if kind == "sub" and len(lit) >= GRAM:
-                    freq.update(_grams(lit))
         for i, a in enumerate(atoms):
-            if not a or sum(1 for x in a if x[1] == "sub" and len(x[2]) < GRAM) > MAX_SHORT:
+            if not a:
                 self.always.append(i)
                 continue
             for names, kind, lit in a:
@@ -204,18 +193,20 @@ class Prefilter:
                     fi.eq.setdefault(lit, []).append(i)
                 elif kind == "base":
                     fi.base.setdefault(lit, []).append(i)
-                elif len(lit) >= GRAM:
-                    gram = min(_grams(lit), key=lambda g: (freq[g], g))
-                    fi.grams.setdefault(gram, []).append(i)
-                    fi.any_sub.append(i)
                 else:
-                    fi.short.setdefault(lit, []).append(i)
-                    fi.any_sub.append(i)
+                    fi.subs.setdefault(lit, []).append(i)
+        for fi in self.fields.values():
+            if fi.subs:
+                auto = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+                for lit, rules in fi.subs.items():
+                    auto.add_word(lit, tuple(rules))
+                auto.make_automaton()
+                fi.automaton = auto
 
     def select(self, event: Event) -> list[int]:
         """Indexes (ascending) of the entries that may match ``event``."""
         hit = set(self.always)
-        for names, fi in self.fields.items():
+        for fi in self.fields.values():
             v = fi.lower(event)
             if v is None:
                 continue
@@ -232,32 +223,7 @@ class Prefilter:
                         r = fi.base.get(s[cut:])
                         if r:
                             hit.update(r)
-                if fi.grams:
-                    table = fi.grams
-                    if len(table) <= len(s):
-                        # Few grams: searching each in the value beats splitting it.
-                        for g, r in table.items():
-                            if g in s:
-                                hit.update(r)
-                    elif len(s) > MAX_GRAM_TEXT:
-                        hit.update(fi.any_sub)
-                        continue
-                    else:
-                        for g in _event_grams(event, names, s):
-                            r = table.get(g)
-                            if r:
-                                hit.update(r)
-                for lit, r in fi.short.items():
-                    if lit in s:
-                        hit.update(r)
+                if fi.automaton is not None and s:
+                    for _end, rules in fi.automaton.iter(s):
+                        hit.update(rules)
         return sorted(hit)
-
-
-def _event_grams(event: Event, names: tuple[str, ...], s: str) -> set[str]:
-    """The grams of a field's lowered value, once per event for all candidate lists."""
-    memo = MEMO.values(event)
-    key = ("\\0grams", names, s)
-    g: set[str] | None = memo.get(key)
-    if g is None:
-        g = memo[key] = _grams(s)
-    return g
