@@ -20,7 +20,7 @@ from kizuki.model import Event
 from kizuki.rules import CompiledRule, RuleIndex
 from kizuki.sources import Reader, SourceSettings
 from kizuki.sources.base import ParseWarning
-from kizuki.sources.reader import FileStats
+from kizuki.sources.reader import FileStats, is_skipped
 
 # Set in the parent just before the pool forks; read by the workers.
 _INDEX: RuleIndex | None = None
@@ -58,7 +58,8 @@ def _inputs(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            out.extend(str(f) for f in sorted(p.rglob("*")) if f.is_file())
+            out.extend(str(f) for f in sorted(p.rglob("*"))
+                       if f.is_file() and not is_skipped(f.name))
         else:
             out.append(str(p))
     return out

@@ -102,7 +102,8 @@ def _file_source(path: Path) -> SourceFile:
     )
 
 
-def _is_skipped(name: str) -> bool:
+def is_skipped(name: str) -> bool:
+    """Files a folder walk leaves out: licences, READMEs, rule and answer-key files."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     return base in _SKIP_NAMES or base.lower().endswith(_SKIP_SUFFIXES) or base.startswith(".")
 
@@ -115,7 +116,7 @@ def _zip_members(path: Path, outer: str, sink: WarningSink | None) -> Iterator[S
         return
     with zf:
         for info in zf.infolist():
-            if info.is_dir() or _is_skipped(info.filename):
+            if info.is_dir() or is_skipped(info.filename):
                 continue
 
             def opener(info: zipfile.ZipInfo = info) -> IO[bytes]:
@@ -137,7 +138,7 @@ def _tar_members(path: Path, outer: str, sink: WarningSink | None) -> Iterator[S
         return
     with tf:
         for info in members:
-            if not info.isfile() or _is_skipped(info.name):
+            if not info.isfile() or is_skipped(info.name):
                 continue
             f = tf.extractfile(info)
             if f is None:
@@ -155,7 +156,7 @@ def _tar_stream(
     try:
         with tarfile.open(path, mode="r|*") as tf:
             for info in tf:
-                if not info.isfile() or _is_skipped(info.name):
+                if not info.isfile() or is_skipped(info.name):
                     continue
                 f = tf.extractfile(info)
                 if f is None:
@@ -203,7 +204,7 @@ def iter_sources(paths: Iterable[str | os.PathLike[str]], sink: WarningSink | No
         path = Path(raw)
         if path.is_dir():
             for sub in sorted(p for p in path.rglob("*") if p.is_file()):
-                if not _is_skipped(sub.name):
+                if not is_skipped(sub.name):
                     yield from _expand_file(sub, sink)
         elif path.is_file():
             yield from _expand_file(path, sink)
