@@ -68,7 +68,7 @@ def test_observe_then_hunt_shows_the_observation(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = orjson.loads(obs.read_bytes())
     assert doc["@timestamp"] == "2026-11-02T01:00:00Z"  # 10:00 Asia/Tokyo
-    result = runner.invoke(app, ["hunt", str(obs), str(WB8)])
+    result = runner.invoke(app, ["hunt", str(obs), str(WB8), "--events", "50"])
     assert result.exit_code == 0, result.output
     assert "analyst-observation" in result.output and "sato" not in result.output.split(
         "analyst-observation")[0][-5:]
@@ -77,13 +77,37 @@ def test_observe_then_hunt_shows_the_observation(tmp_path: Path) -> None:
 
 
 def test_hunt_on_the_bundled_samples_in_a_subprocess() -> None:
-    """The README's main job: `kizuki hunt samples/` prints the timeline."""
+    """The README's main job: `kizuki hunt samples/` with the built-in library."""
     proc = subprocess.run([sys.executable, "-m", "kizuki.cli", "hunt", str(ROOT / "samples")],
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "Timeline: 119 events" in proc.stdout
-    assert "user-account-created" in proc.stdout and "audit-log-cleared" in proc.stdout
-    assert "119 events from 6 inputs" in proc.stderr
+    assert "Kizuki alerts" in proc.stdout
+    assert "from 119 events" in proc.stderr
+
+
+def test_hunt_finds_s7_in_the_demo_week_and_writes_every_format(tmp_path: Path) -> None:
+    """Issue 3's done-when, through the command: one S7 alert in the demo week."""
+    from kizuki.demo import generate
+
+    truth = generate(tmp_path / "week")
+    out = tmp_path / "alerts.jsonl"
+    result = runner.invoke(app, ["hunt", str(tmp_path / "week"), "--no-builtin", "--scenarios",
+                                 str(ROOT / "scenarios"), "--format", "jsonl", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    alerts = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    s7 = [a for a in alerts if a["kind"] == "scenario"]
+    assert len(s7) == 1
+    assert s7[0]["rule"]["id"] == "S7"
+    assert s7[0]["entity"]["host"] == truth.s7.host.lower().split(".")[0]
+    assert {"id", "kind", "rule", "severity", "score", "entity", "first_seen", "last_seen",
+            "attack", "evidence"} <= set(s7[0])
+    assert all({"path", "offset"} <= set(e["source"]) for e in s7[0]["evidence"])
+    for fmt, name in (("csv", "a.csv"), ("html", "a.html")):
+        result = runner.invoke(app, ["hunt", str(tmp_path / "week"), "--no-builtin",
+                                     "--scenarios", str(ROOT / "scenarios"), "--format", fmt,
+                                     "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert "S7" in (tmp_path / name).read_text("utf-8")
 
 
 def test_unknown_format_name_is_a_clear_error() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -14,12 +15,16 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from kizuki import __version__
+from kizuki.detect.hunt import hunt as hunt_paths
+from kizuki.detect.hunt import load_detection
 from kizuki.errors import KizukiError
 from kizuki.export import DeadLetterWriter, JsonlWriter, ParquetWriter
 from kizuki.model import Event, Origin
+from kizuki.report import render_table, write_csv, write_html, write_jsonl
 from kizuki.sources import Reader, SourceSettings
 from kizuki.sources.base import ParseWarning
 from kizuki.sources.observation import Observation, to_event
+from kizuki.sources.reader import ReadStats
 from kizuki.sources.registry import parsers
 from kizuki.timeline import (
     TimelineCollector,
@@ -187,10 +192,55 @@ def _report(reader: Reader, letters: DeadLetterWriter) -> None:
         err.print(f"dead letters: {letters.path}")
 
 
+class HuntFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+    html = "html"
+
+
+def _context_beside(paths: list[Path]) -> Path | None:
+    """A ``context/`` folder inside a hunted folder (as ``kizuki demo generate`` writes)."""
+    for p in paths:
+        candidate = p / "context"
+        if p.is_dir() and (candidate / "assets.yaml").is_file():
+            return candidate
+    return None
+
+
 @app.command()
 def hunt(
     paths: Paths,
-    limit: Annotated[int, typer.Option("--limit", help="Timeline rows to show.")] = 200,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Sigma rules (files or folders; repeatable)."),
+    ] = None,
+    scenarios: Annotated[
+        list[Path] | None,
+        typer.Option("--scenarios", help="Scenario folders or files (repeatable)."),
+    ] = None,
+    context: Annotated[
+        Path | None,
+        typer.Option("--context", help="Context folder: assets.yaml, zones.yaml, calendar.yaml."),
+    ] = None,
+    builtin: Annotated[
+        bool | None,
+        typer.Option("--builtin/--no-builtin",
+                     help="Add the built-in library (default: only when no rules given)."),
+    ] = None,
+    output_format: Annotated[
+        HuntFormat, typer.Option("--format", help="Alerts as a table, jsonl, csv or html.")
+    ] = HuntFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the alerts here.")
+    ] = None,
+    min_level: Annotated[
+        str, typer.Option("--min-level", help="Lowest Sigma level that raises a rule alert.")
+    ] = "low",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
+    events: Annotated[
+        int, typer.Option("--events", help="Also show the first N events as a timeline.")
+    ] = 0,
     show_inputs: Annotated[
         bool, typer.Option("--inputs/--no-inputs", help="Show the per-file table.")
     ] = True,
@@ -199,28 +249,61 @@ def hunt(
     year: YearOpt = None,
     format_in: FormatInOpt = None,
 ) -> None:
-    """Read logs and show them as one timeline (detections join it in the engine)."""
+    """Hunt: read logs, run rules, correlations and scenarios, show the alerts (R15, R16)."""
     settings = SourceSettings(timezone, year)
+    context = context or _context_beside(paths)
+    detection = load_detection(rules or [], scenarios or [], context, builtin=builtin,
+                               min_rule_level=min_level)
+    for error in detection.errors:
+        err.print(f"[yellow]rule error[/] {error}", highlight=False, markup=True)
     letters = DeadLetterWriter(dead_letter or Path("kizuki-dead-letter.jsonl"))
-    reader = Reader(settings, sink=_Warnings(letters), fmt=format_in)
-    collector = TimelineCollector(limit)
+    collector = TimelineCollector(events) if events else None
     try:
         with _progress() as progress:
-            task = progress.add_task("reading", total=None)
-            for event in reader.read(paths):
-                collector.add(event)
-                if collector.seen % 10_000 == 0:
-                    progress.update(task, completed=collector.seen)
+            task = progress.add_task("hunting", total=None)
+            seen = 0
+
+            def on_event(event: Event) -> None:
+                nonlocal seen
+                seen += 1
+                if collector is not None:
+                    collector.add(event)
+                if seen % 10_000 == 0:
+                    progress.update(task, completed=seen)
+
+            result = hunt_paths(paths, detection, settings=settings, sink=_Warnings(letters),
+                                jobs=jobs, on_event=on_event if jobs <= 1 else None,
+                                fmt=format_in)
     finally:
         letters.close()
-    if show_inputs:
-        console.print(stats_table(reader.stats))
-    shown = collector.events()
-    title = f"Timeline: {collector.seen:,} events"
-    if collector.seen > len(shown):
-        title += f" (the earliest {len(shown):,} shown; --limit to change)"
-    console.print(timeline_table(shown, settings.tz, title))
-    _report(reader, letters)
+    alerts = result.alerts
+    stats = ReadStats(result.files)
+    if output_format is HuntFormat.table:
+        if show_inputs:
+            console.print(stats_table(stats))
+        if collector is not None:
+            console.print(timeline_table(collector.events(), settings.tz,
+                                         f"Events: the earliest {len(collector.events()):,}"))
+        console.print(render_table(alerts, timezone))
+    elif output_format is HuntFormat.html:
+        target = output or Path("kizuki-report.html")
+        write_html(alerts, target, timezone, f"Kizuki hunt: {', '.join(map(str, paths))}")
+        err.print(f"report written to {target}")
+    else:
+        fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+        try:
+            (write_jsonl if output_format is HuntFormat.jsonl else write_csv)(alerts, fh)
+        finally:
+            if output:
+                fh.close()
+    by_kind = Counter(a.kind.value for a in alerts)
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted(by_kind.items()))
+    err.print(f"[bold]{len(alerts):,} alerts[/]" + (f" ({kinds})" if kinds else "")
+              + f" from {result.events_seen:,} events, {result.events_matched:,} matched"
+              + (f", {result.late_events:,} too late" if result.late_events else ""))
+    print_warnings_summary(err, stats)
+    if letters.count:
+        err.print(f"dead letters: {letters.path}")
 
 
 @app.command()

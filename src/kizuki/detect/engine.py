@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from kizuki.model import Alert, AlertKind, Event, Evidence
-from kizuki.model.alert import SEVERITIES, SEVERITY_SCORE, attack_ids
+from kizuki.model.alert import BUILDING_BLOCK, SEVERITIES, SEVERITY_SCORE, attack_ids
 from kizuki.rules import CompiledRule, RuleIndex
 
 #: The far future: advancing to it closes every window.
@@ -96,7 +96,8 @@ class RuleAlerts:
             level = (rule.level or "medium").lower()
             rank = SEVERITIES.index(level) if level in SEVERITIES else 2
             rule_key = rule.id or rule.title
-            if rank < self._min or rule_key in self._silent or (rule.name or "") in self._silent:
+            if rank < self._min or rule_key in self._silent or \
+                    (rule.name or "") in self._silent or BUILDING_BLOCK in rule.tags:
                 continue
             techniques, tactics = attack_ids(rule.tags)
             entity = {k: v for k, v in (("host", event.host), ("user", event.user)) if v}

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from kizuki.detect.entities import host_key, user_key
 from kizuki.model import Alert, AlertKind, Event, Evidence
-from kizuki.model.alert import SEVERITY_SCORE, attack_ids, entity_key
+from kizuki.model.alert import BUILDING_BLOCK, SEVERITY_SCORE, attack_ids, entity_key
 from kizuki.model.event import format_ts
 from kizuki.rules import CompiledRule
 
@@ -111,7 +111,10 @@ class RiskSettings:
     - ``night_factor`` / ``holiday_factor`` / ``off_hours_factor``: multipliers for when
       the alert happened; the largest that applies is used (night is also off hours).
     - ``count_matches``: matched rules that raised no alert of their own add their
-      level's score too (the weak signals).
+      level's score too (the weak signals); rules tagged ``kizuki.building-block``
+      add none.
+    - ``min_sources``: distinct rules that must have contributed before a threshold
+      alert (one scenario alert alone is not repeated as a risk alert).
     - ``max_contributions``: per entity, the oldest beyond this are dropped.
     - ``timezone``: the zone of the times written in explanations.
     """
@@ -129,6 +132,7 @@ class RiskSettings:
     holiday_factor: float = 1.5
     off_hours_factor: float = 1.5
     count_matches: bool = True
+    min_sources: int = 1
     max_contributions: int = 256
     timezone: str = "Asia/Tokyo"
 
@@ -218,6 +222,10 @@ class RiskDetector:
             if (rule_key, where) in alerted:
                 continue
             level = (rule.level or "medium").lower()
+            if BUILDING_BLOCK in rule.tags:
+                # Building blocks (a scenario stage's "any firewall connection") say what
+                # happened, not that it was suspicious: they add no risk.
+                continue
             techniques, tactics = attack_ids(rule.tags)
             out.extend(self._contribute(
                 host, user, event.timestamp, event.timestamp,
@@ -325,8 +333,11 @@ class RiskDetector:
         self._append(state, contribution, at)
 
         out: list[Alert] = []
-        if risk >= s.threshold and (state.threshold_armed
-                                    or _quiet(state.threshold_last, at, s.quiet_period)):
+        # Risk alerting is for weak signals that no single detection ties together: one
+        # scenario alert crossing the threshold on its own is already an alert.
+        sources = len({c.rule_id for c in state.contributions}) >= s.min_sources
+        if risk >= s.threshold and sources and (
+                state.threshold_armed or _quiet(state.threshold_last, at, s.quiet_period)):
             state.threshold_armed = False
             state.threshold_last = at
             out.append(self._threshold_alert(key, state, at, risk))

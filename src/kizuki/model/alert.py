@@ -23,6 +23,12 @@ SEVERITY_SCORE = {"informational": 5.0, "low": 20.0, "medium": 45.0, "high": 70.
                   "critical": 90.0}
 
 
+#: The tag of a building-block rule (as in Elastic Security): a scenario stage or
+#: correlation input such as "any connection to the sinkhole zone". It raises no alert
+#: and adds no risk of its own; it only feeds scenarios and correlations.
+BUILDING_BLOCK = "kizuki.building-block"
+
+
 class AlertKind(StrEnum):
     """What raised an alert."""
 
