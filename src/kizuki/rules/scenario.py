@@ -16,7 +16,6 @@ both, so the caller can put the rules into the engine's ``RuleIndex``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import uuid
@@ -26,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 from kizuki.context._yaml import KeyPath, YamlDoc, parse_yaml_all
@@ -199,81 +199,19 @@ def _schema() -> dict[str, Any]:
 
 
 def validate(instance: Any, schema: dict[str, Any] | None = None) -> list[tuple[KeyPath, str]]:
-    """Schema errors as (key path, message), by ``jsonschema`` if installed, else by hand."""
-    schema = schema or _schema()
-    try:
-        js = importlib.import_module("jsonschema")
-    except ImportError:
-        return sorted(_check(instance, schema, schema, ()), key=lambda e: [str(k) for k in e[0]])
-    validator = js.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(k) for k in e.path])
-    return [(tuple(e.path), str(e.message)) for e in errors]
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
-    "array": (list,), "object": (dict,), "null": (type(None),),
-}
-
-
-def _is(value: Any, name: str) -> bool:
-    if name in ("integer", "number") and isinstance(value, bool):
-        return False
-    return isinstance(value, _TYPES[name])
-
-
-def _check(v: Any, s: dict[str, Any], root: dict[str, Any], at: KeyPath) -> list[
-        tuple[KeyPath, str]]:
-    """The subset of JSON Schema that scenario.schema.json uses."""
-    if "$ref" in s:
-        target: Any = root
-        for part in s["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        return _check(v, target, root, at)
-    if "anyOf" in s:
-        branches = [_check(v, b, root, at) for b in s["anyOf"]]
-        if all(branches):
-            best = min(branches, key=len)
-            return best if len(best) == 1 else [(at, f"{v!r} matches none of the allowed forms")]
-        return []
-    if "enum" in s:
-        return [] if v in s["enum"] else [(at, f"{v!r} is not one of {s['enum']}")]
-    types = s.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else types
-        if not any(_is(v, n) for n in names):
-            return [(at, f"{v!r} is not of type {' or '.join(names)}")]
+    """Schema errors as (key path, message), by ``jsonschema`` (Draft 2020-12)."""
+    validator = jsonschema.Draft202012Validator(schema or _schema())
     out: list[tuple[KeyPath, str]] = []
-    if isinstance(v, str):
-        if len(v) < s.get("minLength", 0):
-            out.append((at, f"{v!r} is too short"))
-        if "pattern" in s and not re.search(s["pattern"], v):
-            out.append((at, f"{v!r} does not match {s['pattern']!r}"))
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        if "minimum" in s and v < s["minimum"]:
-            out.append((at, f"{v} is less than the minimum of {s['minimum']}"))
-        if "maximum" in s and v > s["maximum"]:
-            out.append((at, f"{v} is greater than the maximum of {s['maximum']}"))
-    if isinstance(v, list):
-        if len(v) < s.get("minItems", 0):
-            out.append((at, "should be non-empty" if s["minItems"] == 1 else "too few items"))
-        if "items" in s:
-            for i, item in enumerate(v):
-                out.extend(_check(item, s["items"], root, (*at, i)))
-    if isinstance(v, dict):
-        for key in s.get("required", []):
-            if key not in v:
-                out.append((at, f"{key!r} is a required property"))
-        props = s.get("properties", {})
-        extra = s.get("additionalProperties", True)
-        for key, item in v.items():
-            if key in props:
-                out.extend(_check(item, props[key], root, (*at, key)))
-            elif extra is False:
-                out.append(((*at, key), f"Additional properties are not allowed ({key!r})"))
-            elif isinstance(extra, dict):
-                out.extend(_check(item, extra, root, (*at, key)))
-    return out
+    for e in validator.iter_errors(instance):
+        path: KeyPath = tuple(e.path)
+        if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+            # Point at the unexpected key itself, not at the object holding it.
+            known = set(e.schema.get("properties", {}))
+            extra = sorted(k for k in e.instance if k not in known)
+            if extra:
+                path = (*path, extra[0])
+        out.append((path, str(e.message)))
+    return sorted(out, key=lambda x: [str(k) for k in x[0]])
 
 
 # --------------------------------------------------------------------------- loading
