@@ -9,7 +9,6 @@ and correlations that cannot run being reported, not run.
 from __future__ import annotations
 
 import random
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -167,7 +166,6 @@ def test_state_stays_bounded_on_an_endless_stream() -> None:
     rnd = random.Random(7)
     peak = 0
     alerts = 0
-    started = time.perf_counter()
     for n in range(1_000_000):
         kind = rnd.randrange(3)
         event = _event(n, n, "abc"[kind], users[rnd.randrange(20)], "h1",
@@ -175,14 +173,12 @@ def test_state_stays_bounded_on_an_endless_stream() -> None:
         alerts += len(detector.on_event(event, [kinds[kind]]))
         if n % 50_000 == 0:
             peak = max(peak, detector.state_size())
-    elapsed = time.perf_counter() - started
     # One event a second: the longest window (5 min) holds a few hundred entries,
     # whatever the stream's length.
     assert 0 < peak < 1_000, peak
     assert alerts > 1000
     list(detector.advance(T0 + timedelta(days=30)))
     assert detector.state_size() == 0
-    assert elapsed < 120
 
 
 def test_real_bruteforce_sample_through_reader_and_engine() -> None:

@@ -47,8 +47,10 @@ from kizuki.detect.windows import (
     Entry,
     OrderedChains,
     Window,
+    by_delivery,
     latest_per_rule,
     longest_chain,
+    number,
 )
 from kizuki.model import Alert, AlertKind, Event, Evidence
 from kizuki.model.alert import SEVERITIES, SEVERITY_SCORE, attack_ids
@@ -60,8 +62,8 @@ _OPS: dict[Op, tuple[Callable[[Any, Any], bool], str]] = {
     Op.GT: (operator.gt, ">"), Op.GTE: (operator.ge, "≥"), Op.LT: (operator.lt, "<"),
     Op.LTE: (operator.le, "≤"), Op.EQ: (operator.eq, "="), Op.NEQ: (operator.ne, "≠"),
 }
-_TRACK = {T.VALUE_COUNT: "distinct", T.VALUE_SUM: "sum", T.VALUE_AVG: "sum",
-          T.VALUE_PERCENTILE: "sorted", T.VALUE_MEDIAN: "sorted"}
+_TRACK = {T.VALUE_COUNT: "distinct", T.VALUE_SUM: "sum", T.VALUE_AVG: "avg",
+          T.VALUE_PERCENTILE: "percentile", T.VALUE_MEDIAN: "median"}
 _METRIC_LABEL = {T.VALUE_SUM: "sum", T.VALUE_AVG: "average", T.VALUE_MEDIAN: "median"}
 # Group-by fields that name a host or a user become the alert's "host"/"user" entity.
 _HOST_SUFFIXES = ("host.name", "hostname", "Computer", "ComputerName", "WorkstationName")
@@ -84,18 +86,6 @@ def field_value(event: Event, field_name: str) -> str | None:
     if value is not None and field_name in _PLAIN_USER_FIELDS:
         return user_key(value)
     return value
-
-
-def _number(raw: Any) -> int | float | None:
-    if isinstance(raw, bool) or raw is None:
-        return None
-    if isinstance(raw, int | float):
-        return raw if raw == raw and abs(raw) != float("inf") else None
-    try:
-        text = str(raw).strip()
-        return int(text) if text.lstrip("-").isdigit() else float(text)
-    except ValueError:
-        return None
 
 
 @dataclass(slots=True)
@@ -402,7 +392,7 @@ class CorrelationDetector:
             if any(v is None for v in found):
                 return None
             return found[0] if len(found) == 1 else tuple(found)
-        return _number(event.get(names[0]))
+        return number(event.get(names[0]))
 
     def _add(self, plan: _Plan, key: tuple[str, ...], entry: Entry) -> list[Alert]:
         group = plan.groups.get(key)
@@ -411,7 +401,7 @@ class CorrelationDetector:
             plan.groups[key] = group
             kind = plan.type
             if not plan.eager or kind not in (T.TEMPORAL, T.TEMPORAL_ORDERED):
-                group.window = Window(_TRACK.get(kind, "count"))
+                group.window = Window(_TRACK.get(kind, "count"))  # what to keep running
             elif kind is T.TEMPORAL:
                 group.latest = [None] * len(plan.refs)
             else:
@@ -454,7 +444,7 @@ class CorrelationDetector:
                     measure = float(sum(1 for e in present if e is not None))
                     ok = self._holds(plan, measure)
                 if ok:
-                    fired = _unique(e for e in present if e is not None)
+                    fired = by_delivery(e for e in present if e is not None)
         elif group.chains is not None:
             chains = group.chains.push(entry)
             if not quiet:
@@ -474,7 +464,7 @@ class CorrelationDetector:
         if plan.type is T.TEMPORAL:
             latest = latest_per_rule(entries, len(plan.refs))
             measure: float | None = float(sum(1 for e in latest if e is not None))
-            evidence = _unique(e for e in latest if e is not None)
+            evidence = by_delivery(e for e in latest if e is not None)
         elif plan.type is T.TEMPORAL_ORDERED:
             chain = longest_chain(entries, len(plan.refs))
             measure, evidence = float(len(chain)), list(chain)
@@ -485,21 +475,9 @@ class CorrelationDetector:
         return self._fire(plan, key, group, evidence, measure)
 
     def _measure(self, plan: _Plan, window: Window) -> float | None:
-        kind = plan.type
-        if kind is T.EVENT_COUNT:
+        if plan.type is T.EVENT_COUNT:
             return float(len(window))
-        if kind is T.VALUE_COUNT:
-            return float(window.distinct())
-        if kind is T.VALUE_SUM:
-            total = window.total()
-            return None if total is None else float(total)
-        if kind is T.VALUE_AVG:
-            return window.mean()
-        if kind is T.VALUE_PERCENTILE:
-            return window.percentile(plan.percentile if plan.percentile is not None else 50.0)
-        if kind is T.VALUE_MEDIAN:
-            return window.percentile(50.0)
-        return None  # temporal types are measured by their own state
+        return window.measure(_TRACK[plan.type], plan.percentile)
 
     def _holds(self, plan: _Plan, measure: float) -> bool:
         return plan.compare is not None and plan.compare(measure, plan.threshold)
@@ -563,7 +541,7 @@ class CorrelationDetector:
                 value = None if any(v is None for v in found) else (
                     found[0] if len(found) == 1 else tuple(found))
             else:
-                value = _number(found[0])
+                value = number(found[0])
         stage = parent.refs[idx]
         entry = self._entry(alert.last_seen, (idx,),
                             tuple(Evidence(ev.event, stage) for ev in alert.evidence), value)
@@ -591,13 +569,6 @@ def _evaluate(node: CorrelationConditionItem | SigmaRuleReference, present: set[
     if isinstance(node, CorrelationConditionOR):
         return any(_evaluate(a, present) for a in args)
     return False
-
-
-def _unique(entries: Iterable[Entry]) -> list[Entry]:
-    seen: dict[int, Entry] = {}
-    for e in entries:
-        seen.setdefault(e.seq, e)
-    return [seen[s] for s in sorted(seen)]
 
 
 def _entity(values: dict[str, str]) -> dict[str, str]:

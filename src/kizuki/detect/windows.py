@@ -49,10 +49,11 @@ class Window:
 
     __slots__ = ("_distinct", "_numbers", "_sorted", "_sum", "_track", "entries")
 
-    def __init__(self, track: str = "count") -> None:
-        # track: "count" | "distinct" | "sum" (sum and mean) | "sorted" (also percentiles)
+    def __init__(self, measure: str = "count") -> None:
+        # measure: count | distinct | sum | avg | percentile | median (see measure()).
         self.entries: deque[Entry] = deque()
-        self._track = track
+        self._track = {"avg": "sum", "percentile": "sorted", "median": "sorted"}.get(
+            measure, measure)
         self._distinct: dict[Hashable, int] = {}
         self._sum: Number = 0
         self._numbers = 0
@@ -119,6 +120,20 @@ class Window:
     def percentile(self, p: float) -> float | None:
         """The ``p``-th percentile of the numeric values (see :func:`percentile`)."""
         return percentile(self._sorted, p)
+
+    def measure(self, name: str, p: float | None = None) -> float | None:
+        """The window's ``count``, ``distinct``, ``sum``, ``avg``, ``median`` or
+        ``percentile`` (the ``p``-th); None when there is no value to measure."""
+        if name == "count":
+            return float(len(self.entries))
+        if name == "distinct":
+            return float(self.distinct())
+        if name == "sum":
+            total = self.total()
+            return None if total is None else float(total)
+        if name == "avg":
+            return self.mean()
+        return self.percentile(50.0 if p is None or name == "median" else p)
 
 
 def percentile(values: Sequence[Number], p: float) -> float | None:
@@ -211,3 +226,30 @@ def latest_per_rule(entries: Iterable[Entry], rules: int) -> list[Entry | None]:
         for i in entry.indices:
             latest[i] = entry
     return latest
+
+
+def by_delivery(entries: Iterable[Entry]) -> list[Entry]:
+    """``entries`` without repeats, in delivery order."""
+    seen: dict[int, Entry] = {}
+    for entry in entries:
+        seen.setdefault(entry.seq, entry)
+    return [seen[s] for s in sorted(seen)]
+
+
+def number(raw: object) -> int | float | None:
+    """``raw`` as a finite number (ints stay exact), or None; booleans are not numbers."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return raw if math.isfinite(raw) else None
+    text = str(raw).strip()
+    try:
+        return int(text) if text.lstrip("-").isdigit() else _finite(float(text))
+    except ValueError:
+        return None
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
