@@ -145,3 +145,27 @@ def test_vault_end_to_end_through_the_main_command(tmp_path: Path) -> None:
     result = runner.invoke(app, ["vault", "verify", str(vault), "--public-key", str(pub)])
     assert result.exit_code == 1
     assert segment.name in result.output
+
+
+def test_hunt_over_the_vault_equals_the_hunt_over_files(tmp_path: Path) -> None:
+    """Issue 5: `kizuki hunt --vault` runs the same engine over stored history, with the
+    same alerts as over the original files (architecture: one pipeline)."""
+    from kizuki.demo import generate
+
+    week = tmp_path / "week"
+    generate(week)
+    common = ["--no-builtin", "--scenarios", str(ROOT / "scenarios"), "--format", "jsonl"]
+    result = runner.invoke(app, ["hunt", str(week), *common, "-o", str(tmp_path / "f.jsonl")])
+    assert result.exit_code == 0, result.output
+    vault, key, pub = tmp_path / "vault", tmp_path / "k", tmp_path / "k.pub"
+    assert runner.invoke(app, ["vault", "init", str(vault), "--key", str(key),
+                               "--public-key-out", str(pub)]).exit_code == 0
+    assert runner.invoke(app, ["ingest", str(week), "--vault", str(vault)]).exit_code == 0
+    assert runner.invoke(app, ["vault", "seal", str(vault), "--key", str(key)]).exit_code == 0
+    result = runner.invoke(app, ["hunt", "--vault", str(vault), "--context",
+                                 str(week / "context"), *common, "-o", str(tmp_path / "v.jsonl")])
+    assert result.exit_code == 0, result.output
+    from_files = [orjson.loads(x) for x in (tmp_path / "f.jsonl").read_bytes().splitlines()]
+    from_vault = [orjson.loads(x) for x in (tmp_path / "v.jsonl").read_bytes().splitlines()]
+    assert [a["id"] for a in from_vault] == [a["id"] for a in from_files]
+    assert [a["kind"] for a in from_files] == ["scenario"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from kizuki import __version__
 from kizuki.detect.hunt import hunt as hunt_paths
-from kizuki.detect.hunt import load_detection
+from kizuki.detect.hunt import hunt_events, load_detection
 from kizuki.errors import KizukiError
 from kizuki.export import DeadLetterWriter, JsonlWriter, ParquetWriter
 from kizuki.model import Event, Origin
@@ -33,6 +34,7 @@ from kizuki.timeline import (
     timeline_table,
 )
 from kizuki.vault.cli import ingest_events, search_command, timeline_command, vault_app
+from kizuki.vault.replay import replay
 
 app = typer.Typer(
     name="kizuki",
@@ -210,7 +212,18 @@ def _context_beside(paths: list[Path]) -> Path | None:
 
 @app.command()
 def hunt(
-    paths: Paths,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Log files, folders or archives.")
+    ] = None,
+    vault: Annotated[
+        Path | None, typer.Option("--vault", help="Hunt over the history stored in a vault.")
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--from", help="With --vault: from (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option("--to", help="With --vault: until (ISO 8601).")
+    ] = None,
     rules: Annotated[
         list[Path] | None,
         typer.Option("--rules", help="Sigma rules (files or folders; repeatable)."),
@@ -251,6 +264,9 @@ def hunt(
 ) -> None:
     """Hunt: read logs, run rules, correlations and scenarios, show the alerts (R15, R16)."""
     settings = SourceSettings(timezone, year)
+    paths = paths or []
+    if not paths and vault is None:
+        raise typer.BadParameter("give log files or folders, or --vault DIR")
     context = context or _context_beside(paths)
     detection = load_detection(rules or [], scenarios or [], context, builtin=builtin,
                                min_rule_level=min_level)
@@ -271,9 +287,21 @@ def hunt(
                 if seen % 10_000 == 0:
                     progress.update(task, completed=seen)
 
-            result = hunt_paths(paths, detection, settings=settings, sink=_Warnings(letters),
-                                jobs=jobs, on_event=on_event if jobs <= 1 else None,
-                                fmt=format_in)
+            if vault is not None:
+                zone = settings.tz
+                lo = since.replace(tzinfo=since.tzinfo or zone) if since else None
+                hi = until.replace(tzinfo=until.tzinfo or zone) if until else None
+
+                def stored() -> Iterator[Event]:
+                    for event in replay(vault, lo, hi):
+                        on_event(event)
+                        yield event
+
+                result = hunt_events(stored(), detection)
+            else:
+                result = hunt_paths(paths, detection, settings=settings,
+                                    sink=_Warnings(letters), jobs=jobs,
+                                    on_event=on_event if jobs <= 1 else None, fmt=format_in)
     finally:
         letters.close()
     alerts = result.alerts

@@ -137,3 +137,20 @@ def test_shared_security_datasets_read_every_archive(shared_data: Path) -> None:
     kinds = reader.stats.per_warning_kind()
     assert "bad-archive" not in kinds and "unreadable" not in kinds
     assert len(events) > 500_000
+
+
+def test_event_round_trips_through_its_json_form() -> None:
+    """What the vault stores (Event.to_dict) gives back the same event (R13)."""
+    from kizuki.model import Event
+
+    for path in (WJ / "winlogbeat8_sample.json", DATA / "firewall" / "kern.log",
+                 DATA / "evtx" / "T1136-admin-like-user-created-4720.evtx"):
+        events, _, _ = read_all(path)
+        for e in events:
+            back = Event.from_dict(orjson.loads(orjson.dumps(e.to_dict())))
+            assert back.timestamp == e.timestamp
+            assert back.fields == e.fields
+            assert back.original == e.original
+            assert back.logsource == e.logsource
+            assert back.origin == e.origin
+            assert back.data_type == e.data_type

@@ -165,3 +165,11 @@ def hunt(
     alerts = engine.run(events())
     return HuntResult(alerts, reader.stats.files, engine.events_seen, engine.events_matched,
                       engine.late_events)
+
+
+def hunt_events(events: Iterable[Event], detection: Detection) -> HuntResult:
+    """Run the detection over an event stream (the vault's history, a live feed)."""
+    engine = detection.engine()
+    alerts = engine.run(events)
+    return HuntResult(alerts, [], engine.events_seen, engine.events_matched,
+                      engine.late_events)

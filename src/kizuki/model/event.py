@@ -147,6 +147,39 @@ class Event:
         return out
 
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Event:
+        """The event of a :meth:`to_dict` document (as stored in the vault)."""
+        meta = doc.get(KIZUKI_KEY) or {}
+        fields: dict[str, Any] = {}
+        for key, value in doc.items():
+            if key in ("@timestamp", "message", "tags", ORIGINAL_KEY):
+                continue
+            if key == KIZUKI_KEY:
+                # Parser-added kizuki.* fields (the firewall decision) are fields too.
+                extra = {k: v for k, v in value.items()
+                         if k not in ("data_type", "logsource", "origin")}
+                flatten(extra, KIZUKI_KEY, fields)
+            elif isinstance(value, dict):
+                flatten(value, key, fields)
+            else:
+                fields[key] = value
+        ls = meta.get("logsource") or {}
+        origin = meta.get("origin") or {}
+        ts = datetime.fromisoformat(str(doc["@timestamp"]))
+        return cls(
+            timestamp=ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC),
+            data_type=str(meta.get("data_type", "unknown")),
+            fields=fields,
+            original=dict(doc.get(ORIGINAL_KEY) or {}),
+            logsource=LogSource(ls.get("product"), ls.get("service"), ls.get("category")),
+            origin=Origin(str(origin.get("path", "")), origin.get("offset"),
+                          origin.get("member"), origin.get("receiver"), origin.get("peer")),
+            message=doc.get("message"),
+            tags=tuple(doc.get("tags") or ()),
+        )
+
+
 def format_ts(ts: datetime) -> str:
     """ISO 8601 UTC with microseconds and a ``Z``, as Elastic writes ``@timestamp``."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
