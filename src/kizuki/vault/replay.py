@@ -29,7 +29,7 @@ def replay(root: str | os.PathLike[str], start: datetime | None = None,
     try:
         reader = con.sql(
             f'SELECT event FROM {source} ORDER BY "{TS_COLUMN}", event'
-        ).fetch_record_batch(BATCH_ROWS)
+        ).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             for raw in batch.column(0).to_pylist():
                 yield Event.from_dict(orjson.loads(raw))
