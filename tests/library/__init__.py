@@ -1,0 +1,1 @@
+"""Tests of Kizuki's own detection rules (rules/), per ATT&CK range."""
