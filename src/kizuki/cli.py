@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from kizuki import __version__
+from kizuki.assess.cli import coverage_command, eval_command
 from kizuki.detect.hunt import hunt as hunt_paths
 from kizuki.detect.hunt import hunt_events, load_detection
 from kizuki.errors import KizukiError
@@ -47,6 +48,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(vault_app, name="vault")
 app.command("search")(search_command)
 app.command("timeline")(timeline_command)
+app.command("eval")(eval_command)
+app.command("coverage")(coverage_command)
 
 # Piped output keeps whole lines: a timeline is read, not fitted to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 180)
