@@ -168,4 +168,4 @@ def test_hunt_over_the_vault_equals_the_hunt_over_files(tmp_path: Path) -> None:
     from_files = [orjson.loads(x) for x in (tmp_path / "f.jsonl").read_bytes().splitlines()]
     from_vault = [orjson.loads(x) for x in (tmp_path / "v.jsonl").read_bytes().splitlines()]
     assert [a["id"] for a in from_vault] == [a["id"] for a in from_files]
-    assert [a["kind"] for a in from_files] == ["scenario"]
+    assert [a["rule"]["id"] for a in from_files if a["kind"] == "scenario"] == ["S7"]

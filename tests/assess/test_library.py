@@ -9,6 +9,7 @@ import pytest
 from kizuki.assess import library
 from kizuki.assess.library import describe_key, load_library, reads, requirement
 from kizuki.errors import ConfigError
+from kizuki.rules import library as rules_library
 from kizuki.rules import rules_from_yaml
 
 RULE = """
@@ -35,7 +36,7 @@ def test_builtin_library_is_the_repository_rules_and_scenarios() -> None:
 
 def test_missing_builtin_library_says_to_pass_rules(monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
-    monkeypatch.setattr(library, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(rules_library, "repo_root", lambda: tmp_path)
     with pytest.raises(ConfigError, match="pass --rules DIR"):
         load_library()
     with pytest.raises(ConfigError, match="not found"):

@@ -3,7 +3,7 @@
 ``kizuki hunt`` and the live service build the same :class:`Detection` from the same
 folders, so a hunt over two years of files and the live stream give the same alerts
 (architecture: one pipeline). With no folders given, the built-in library is used: the
-repository's ``rules/`` and ``scenarios/`` (issue 4).
+repository's ``rules/`` and ``scenarios/`` (issue 4, :mod:`kizuki.rules.library`).
 """
 
 from __future__ import annotations
@@ -14,37 +14,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import kizuki
 from kizuki.context import Context
 from kizuki.detect.correlation import CorrelationDetector
 from kizuki.detect.engine import Detector, Engine, EngineSettings
 from kizuki.detect.parallel import ParallelScan
 from kizuki.detect.risk import RiskDetector, RiskSettings
 from kizuki.detect.scenario import ScenarioDetector
-from kizuki.errors import ConfigError, KizukiError
+from kizuki.errors import KizukiError
 from kizuki.model import Alert, Event
-from kizuki.rules import CompiledRule, RuleIndex, load_ruleset
-from kizuki.rules.scenario import Scenario, load_scenarios
+from kizuki.rules import CompiledRule, RuleIndex
+from kizuki.rules.library import load_library
+from kizuki.rules.scenario import Scenario
 from kizuki.sources import Reader, SourceSettings
 from kizuki.sources.base import ParseWarning
 from kizuki.sources.reader import FileStats
-
-REPO = Path(kizuki.__file__).resolve().parents[2]
-
-
-def builtin_library() -> tuple[list[Path], list[Path]]:
-    """The built-in rule and scenario folders (the repository's ``rules/``, ``scenarios/``).
-
-    ``KIZUKI_LIBRARY`` may point at another checkout of the library.
-    """
-    root = Path(os.environ.get("KIZUKI_LIBRARY", REPO))
-    rules = [p for p in (root / "rules",) if p.is_dir()]
-    scenarios = [p for p in (root / "scenarios",) if p.is_dir()]
-    if not rules and not scenarios:
-        raise ConfigError(
-            f"no built-in library under {root} (rules/, scenarios/): pass --rules and "
-            "--scenarios, or set KIZUKI_LIBRARY to a Kizuki checkout")
-    return rules, scenarios
 
 
 @dataclass
@@ -85,36 +68,18 @@ def load_detection(
     min_rule_level: str = "low",
     risk: bool = True,
 ) -> Detection:
-    """Load rules, correlations and scenarios; errors are collected, never raised.
-
-    ``builtin=None`` means: the built-in library when neither rules nor scenarios are
-    given.
+    """Load rules, correlations and scenarios (:func:`kizuki.rules.library.load_library`);
+    errors are collected, never raised. ``builtin=None``: the built-in library when
+    neither rules nor scenarios are given.
     """
-    rule_dirs, scenario_dirs = list(rule_paths), list(scenario_paths)
-    if builtin or (builtin is None and not rule_dirs and not scenario_dirs):
-        lib_rules, lib_scenarios = builtin_library()
-        rule_dirs += lib_rules
-        scenario_dirs += lib_scenarios
-    errors: list[KizukiError] = []
-    ruleset = load_ruleset(rule_dirs) if rule_dirs else None
-    rules: list[CompiledRule] = list(ruleset.rules) if ruleset else []
-    correlations = list(ruleset.correlations) if ruleset else []
-    if ruleset:
-        errors.extend(ruleset.errors)
-    scenarios: list[Scenario] = []
-    if scenario_dirs:
-        loaded = load_scenarios(scenario_dirs)
-        scenarios = loaded.scenarios
-        errors.extend(loaded.errors)
-        known = {r.id for r in rules if r.id}
-        # A rule shipped beside a scenario and also given with --rules is loaded once.
-        rules.extend(r for r in loaded.rules if not r.id or r.id not in known)
+    library = load_library(rule_paths, scenario_paths, builtin=builtin)
+    errors: list[KizukiError] = list(library.errors)
     context = Context.load(context_dir) if context_dir else Context()
-    correlation = CorrelationDetector(correlations, rules)
+    correlation = CorrelationDetector(library.correlations, library.rules)
     errors.extend(correlation.errors)
     # A hunt asks risk for what no single detection says: two distinct rules at least.
-    return Detection(rules, scenarios, correlation, context, errors, min_rule_level,
-                     RiskSettings(min_sources=2) if risk else None)
+    return Detection(library.rules, library.scenarios, correlation, context, errors,
+                     min_rule_level, RiskSettings(min_sources=2) if risk else None)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+from sigma.correlations import SigmaCorrelationRule
 
 from kizuki.context._yaml import KeyPath, YamlDoc, parse_yaml_all
 from kizuki.context.assets import criticality_name, criticality_rank
@@ -174,11 +175,14 @@ class ScenarioSet:
     scenarios: list[Scenario] = field(default_factory=list)
     rules: list[CompiledRule] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
+    #: Sigma correlation rules shipped beside the scenarios (a stage may be one).
+    correlations: list[SigmaCorrelationRule] = field(default_factory=list)
 
     def extend(self, other: ScenarioSet) -> None:
         self.scenarios.extend(other.scenarios)
         self.rules.extend(other.rules)
         self.errors.extend(other.errors)
+        self.correlations.extend(other.correlations)
 
     def unresolved(self, known: Iterable[CompiledRule] = ()) -> list[tuple[str, str, str]]:
         """(scenario id, stage, reference) of rule references no given rule answers to.
@@ -426,6 +430,7 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path) -> ScenarioSet:
         loaded = load_ruleset(rule_paths)
         out.rules.extend(loaded.rules)
         out.errors.extend(loaded.errors)
+        out.correlations.extend(loaded.correlations)
     ids: dict[str, Scenario] = {}
     for s in out.scenarios:
         if s.id in ids:
