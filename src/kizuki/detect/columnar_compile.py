@@ -1,0 +1,769 @@
+"""Compile a Sigma detection into a columnar expression, and evaluate it on one block.
+
+The row-wise compiler (:mod:`kizuki.rules.compile`) turns a rule into a Python predicate
+over one :class:`~kizuki.model.Event`; this module walks the same pySigma tree with the
+same field mapping (``Pipeline.field_names``) and builds a small expression tree over
+*columns* (flattened ECS names such as ``event.code``), which :class:`BlockEval` runs
+with ``pyarrow.compute`` kernels on a whole block of rows at once (issue 3 item 7).
+
+Correctness first: every node evaluates to two boolean arrays, ``upper`` and ``lower``,
+with ``lower ⊆ rows the rule's predicate accepts ⊆ upper``. Where the columnar form is
+exact both are equal; where it is not (a Python regex RE2 cannot run the same way,
+keywords, field references, time parts, placeholders, a non-ASCII value under
+case-insensitive comparison, a float printed as text...) the node is widened
+(``upper``) or narrowed (``lower``) for just those rows or that sub-expression, ``not``
+swaps the two, and the scanner confirms every row of ``upper`` with the row-wise
+predicate. So the matches are the row-wise matches, and the columnar work decides only
+which rows are worth building an ``Event`` for.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sigma.conditions import (
+    ConditionAND,
+    ConditionIdentifier,
+    ConditionNOT,
+    ConditionOR,
+    ConditionSelector,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, SigmaRule
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaTimestampPart,
+    SigmaType,
+    SpecialChars,
+)
+
+from kizuki.model import LogSource
+from kizuki.rules.compile import CompiledRule
+from kizuki.rules.modifiers import ValueError_, expand_placeholders
+from kizuki.rules.pipeline import Binding, Pipeline
+
+#: A boolean Arrow array without nulls, one value per row of a block.
+Mask = Any
+
+# --------------------------------------------------------------------------- nodes
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """A part the columnar form cannot decide: every row may match, none surely does."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One test of one field (the first present of ``names``), exact on the rows it can read.
+
+    ``op``: ``str`` (arg: a :class:`StrSet`), ``num`` (numbers), ``bool``, ``null``,
+    ``exists`` (wanted bool), ``re`` (RE2 source), ``cidr`` (first and last IPv4
+    address as integers), ``cmp`` ((operator, number)).
+    """
+
+    op: str
+    names: tuple[str, ...]
+    arg: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """All children."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """Any child."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """The negation of a child (``upper`` and ``lower`` swap)."""
+
+    child: Node
+
+
+Node = Opaque | Leaf | And | Or | Not
+OPAQUE = Opaque()
+
+
+@dataclass(frozen=True, slots=True)
+class StrSet:
+    """An OR of Sigma strings: exact values, affixes, substrings and RE2 wildcard patterns.
+
+    ``lowered``: compare the lowered value with lowered literals (plain Sigma strings);
+    otherwise compare as written (``cased``).
+    """
+
+    lowered: bool
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    contains: tuple[str, ...]
+    pattern: str | None
+    anything: bool
+
+
+def is_opaque(node: Node) -> bool:
+    """Whether a node has any opaque part (its rule is then confirmed row by row anyway)."""
+    if isinstance(node, Opaque):
+        return True
+    if isinstance(node, And | Or):
+        return any(is_opaque(c) for c in node.children)
+    if isinstance(node, Not):
+        return is_opaque(node.child)
+    return False
+
+
+# --------------------------------------------------------------------------- strings
+
+
+def re2_literal(text: str) -> str:
+    """``text`` as an RE2 literal: ASCII punctuation and controls as ``\\x{..}``."""
+    out = []
+    for ch in text:
+        if ch.isascii() and not ch.isalnum():
+            out.append(f"\\x{{{ord(ch):02x}}}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class _Strings:
+    def __init__(self, lowered: bool) -> None:
+        self.lowered = lowered
+        self.exact: set[str] = set()
+        self.prefixes: list[str] = []
+        self.suffixes: list[str] = []
+        self.contains: list[str] = []
+        self.patterns: list[str] = []
+        self.anything = False
+
+    def add(self, s: SigmaString) -> None:
+        # The same cases, in the same order, as kizuki.rules.modifiers._StringSet.add.
+        parts = s.s
+        low = self.lowered
+        multi = SpecialChars.WILDCARD_MULTI
+
+        def lit(p: str) -> str:
+            return p.lower() if low else p
+
+        if any(isinstance(p, Placeholder) for p in parts):
+            raise ValueError_("placeholder")
+        if not parts:
+            self.exact.add("")
+        elif all(isinstance(p, str) for p in parts):
+            self.exact.add(lit("".join(p for p in parts if isinstance(p, str))))
+        elif len(parts) == 1 and parts[0] is multi:
+            self.anything = True
+        elif len(parts) == 2 and parts[0] is multi and isinstance(parts[1], str):
+            self.suffixes.append(lit(parts[1]))
+        elif len(parts) == 2 and parts[1] is multi and isinstance(parts[0], str):
+            self.prefixes.append(lit(parts[0]))
+        elif (len(parts) == 3 and parts[0] is multi and parts[2] is multi
+              and isinstance(parts[1], str)):
+            self.contains.append(lit(parts[1]))
+        else:
+            rx = []
+            for p in parts:
+                if isinstance(p, str):
+                    rx.append(re2_literal(lit(p)))
+                elif p is multi:
+                    rx.append(".*")
+                else:
+                    rx.append(".")
+            self.patterns.append("".join(rx))
+
+    def empty(self) -> bool:
+        return not (self.exact or self.prefixes or self.suffixes or self.contains
+                    or self.patterns or self.anything)
+
+    def freeze(self) -> StrSet:
+        pattern = None
+        if self.patterns:
+            # Python's fullmatch with DOTALL: anchored at both ends, `.` takes newlines.
+            pattern = "(?s)^(?:" + "|".join(f"(?:{p})" for p in self.patterns) + ")$"
+        return StrSet(self.lowered, frozenset(self.exact), tuple(self.prefixes),
+                      tuple(self.suffixes), tuple(self.contains), pattern, self.anything)
+
+
+# --------------------------------------------------------------------------- regex, cidr
+
+_RE2_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+#: Syntax Python and RE2 both accept but read differently (POSIX classes, ``{,n}``).
+_RE2_AMBIGUOUS = ("[:", "[=", "[.", "{,")
+#: Python-only syntax (lookaround, backreferences, atomic and possessive forms, ``\Z``),
+#: refused before RE2 sees it (RE2 would log its parse error).
+_PY_ONLY = re.compile(r"\(\?(?:<[=!]|[=!>#]|P=)|\\[1-9Z]|[*+?}][+]")
+
+
+def re2_pattern(v: SigmaRegularExpression) -> str | None:
+    """The RE2 source of a Sigma ``re`` value, or None when RE2 may not agree with ``re``.
+
+    Only ASCII patterns are taken; on rows of printable ASCII (the scan checks) RE2 and
+    Python's ``re`` then agree on what a pattern both compile means.
+    """
+    src = str(v.regexp)
+    if not src.isascii() or any(a in src for a in _RE2_AMBIGUOUS) or _PY_ONLY.search(src):
+        return None
+    flags = "".join(sorted(_RE2_FLAGS[f] for f in v.flags if f in _RE2_FLAGS))
+    pattern = f"(?{flags}){src}" if flags else src
+    try:
+        pc.match_substring_regex(pa.array([""], pa.string()), pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pattern
+
+
+def ipv4_range(net: ipaddress.IPv4Network) -> tuple[int, int]:
+    """The first and last address of a network, as integers."""
+    return int(net.network_address), int(net.broadcast_address)
+
+
+# --------------------------------------------------------------------------- compiler
+
+
+class _Group:
+    """The values of one detection item, as kizuki.rules.modifiers.ValueGroup sorts them."""
+
+    def __init__(self) -> None:
+        self.strings = _Strings(lowered=True)
+        self.cased = _Strings(lowered=False)
+        self.numbers: set[int | float] = set()
+        self.bools: set[bool] = set()
+        self.null = False
+        self.leaves: list[tuple[str, Any]] = []
+
+    def add(self, v: SigmaType) -> None:
+        if isinstance(v, SigmaCasedString):
+            self.cased.add(v)
+        elif isinstance(v, SigmaString):
+            self.strings.add(v)
+        elif isinstance(v, SigmaTimestampPart):
+            self.leaves.append(("opaque", None))
+        elif isinstance(v, SigmaNumber):
+            self.numbers.add(v.number)
+        elif isinstance(v, SigmaBool):
+            self.bools.add(v.boolean)
+        elif isinstance(v, SigmaNull):
+            self.null = True
+        elif isinstance(v, SigmaExists):
+            self.leaves.append(("exists", bool(v.exists)))
+        elif isinstance(v, SigmaRegularExpression):
+            pattern = re2_pattern(v)
+            self.leaves.append(("re", pattern) if pattern else ("opaque", None))
+        elif isinstance(v, SigmaCIDRExpression):
+            net = v.network
+            if isinstance(net, ipaddress.IPv4Network):
+                self.leaves.append(("cidr", ipv4_range(net)))
+            else:
+                self.leaves.append(("opaque", None))
+        elif isinstance(v, SigmaCompareExpression):
+            op = {CompareOperators.LT: "less", CompareOperators.LTE: "less_equal",
+                  CompareOperators.GT: "greater", CompareOperators.GTE: "greater_equal"}
+            name = op.get(v.op) if hasattr(v, "op") else None
+            self.leaves.append(("cmp", (name, v.number.number)) if name else ("opaque", None))
+        elif isinstance(v, SigmaExpansion):
+            for inner in v.values:
+                self.add(inner)
+        else:  # field references and anything newer: the row-wise predicate decides
+            self.leaves.append(("opaque", None))
+
+    def node(self, names: tuple[str, ...]) -> Node:
+        out: list[Node] = []
+        for s in (self.strings, self.cased):
+            if not s.empty():
+                out.append(Leaf("str", names, s.freeze()))
+        if self.numbers:
+            out.append(Leaf("num", names, frozenset(self.numbers)))
+        if self.bools:
+            out.append(Leaf("bool", names, frozenset(self.bools)))
+        if self.null:
+            out.append(Leaf("null", names))
+        for op, arg in self.leaves:
+            out.append(OPAQUE if op == "opaque" else Leaf(op, names, arg))
+        if not out:
+            return OPAQUE
+        return out[0] if len(out) == 1 else Or(tuple(out))
+
+
+@dataclass
+class _Ctx:
+    pipeline: Pipeline
+    logsource: LogSource
+    binding: Binding | None
+
+    def names(self, field: str) -> tuple[str, ...]:
+        return self.pipeline.field_names(field, self.logsource, self.binding)
+
+
+def _item_node(item: SigmaDetectionItem, ctx: _Ctx) -> Node:
+    try:
+        values = expand_placeholders(item.value, {})
+    except ValueError_:
+        return OPAQUE  # the placeholders' values are in the row-wise compiler's config
+    if item.field is None:
+        return OPAQUE  # keywords search every value of the event
+    names = ctx.names(item.field)
+    node: Node
+    if not values:
+        node = Leaf("null", names)
+    elif item.value_linking is ConditionAND and len(values) > 1:
+        parts = []
+        for v in values:
+            g = _Group()
+            g.add(v)
+            parts.append(g.node(names))
+        node = And(tuple(parts))
+    else:
+        g = _Group()
+        for v in values:
+            g.add(v)
+        node = g.node(names)
+    return Not(node) if item.negated else node
+
+
+def _detection_node(det: SigmaDetection, ctx: _Ctx) -> Node:
+    parts: list[Node] = []
+    for item in det.detection_items:
+        if isinstance(item, SigmaDetection):
+            parts.append(_detection_node(item, ctx))
+        else:
+            try:
+                parts.append(_item_node(item, ctx))
+            except (ValueError_, SigmaError, ValueError, TypeError):
+                parts.append(OPAQUE)
+    if not parts:
+        return OPAQUE
+    if len(parts) == 1:
+        return parts[0]
+    return And(tuple(parts)) if det.item_linking is ConditionAND else Or(tuple(parts))
+
+
+def _condition_node(node: Any, dets: SigmaDetections, ctx: _Ctx) -> Node:
+    if isinstance(node, ConditionIdentifier):
+        det = dets.detections.get(node.identifier)
+        return OPAQUE if det is None else _detection_node(det, ctx)
+    if isinstance(node, ConditionSelector):
+        ids = node.resolve_referenced_detections(dets)
+        parts = tuple(_condition_node(i, dets, ctx) for i in ids)
+        if not parts:
+            return OPAQUE
+        return And(parts) if node.cond_class is ConditionAND else Or(parts)
+    if isinstance(node, ConditionNOT):
+        return Not(_condition_node(node.args[0], dets, ctx))
+    if isinstance(node, ConditionAND | ConditionOR):
+        parts = tuple(_condition_node(a, dets, ctx) for a in node.args if a is not None)
+        return And(parts) if isinstance(node, ConditionAND) else Or(parts)
+    return OPAQUE
+
+
+def compile_node(rule: SigmaRule, pipeline: Pipeline, logsource: LogSource,
+                 binding: Binding | None = None) -> Node:
+    """The detection of ``rule`` as a columnar expression with fields named for ``binding``."""
+    ctx = _Ctx(pipeline, logsource, binding)
+    try:
+        conds = [c.parse(postprocess=False) for c in rule.detection.parsed_condition]
+        parts = tuple(_condition_node(c, rule.detection, ctx) for c in conds)
+    except (SigmaError, ValueError_, ValueError, TypeError, KeyError):
+        return OPAQUE
+    if not parts:
+        return OPAQUE
+    return parts[0] if len(parts) == 1 else Or(parts)
+
+
+def compile_rule_nodes(rule: CompiledRule) -> dict[str | None, Node]:
+    """One expression per variant of a compiled rule (None: the default predicate)."""
+    if rule.sigma is None or rule.pipeline is None:
+        return {None: OPAQUE, **{k: OPAQUE for k in rule.variants}}
+    out: dict[str | None, Node] = {
+        None: compile_node(rule.sigma, rule.pipeline, rule.logsource, None)
+    }
+    for key in rule.variants:
+        binding = next((b for b in rule.pipeline.bindings(rule.logsource.category)
+                        if b.key == key), None)
+        out[key] = (compile_node(rule.sigma, rule.pipeline, rule.logsource, binding)
+                    if binding is not None else OPAQUE)
+    return out
+
+
+def field_names(nodes: Sequence[Node]) -> set[str]:
+    """Every field name the expressions read."""
+    out: set[str] = set()
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Leaf):
+            out.update(n.names)
+        elif isinstance(n, And | Or):
+            for c in n.children:
+                walk(c)
+        elif isinstance(n, Not):
+            walk(n.child)
+
+    for n in nodes:
+        walk(n)
+    return out
+
+
+# --------------------------------------------------------------------------- evaluation
+
+#: Canonical decimal integers (what ``str(int)`` writes, within int64).
+_CANON_INT = r"^(?:0|-?[1-9][0-9]{0,17})$"
+#: Canonical dotted quads, as ``ipaddress`` accepts them (no leading zeros).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANON_IPV4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
+#: Text that may still parse as an IPv4 address after ``strip()`` (one run of digits/dots).
+_MAYBE_IPV4 = r"^[^0-9.]*[0-9.]+[^0-9.]*$"
+#: Rows where Python's ``re`` and RE2 may disagree: anything but printable ASCII and tab.
+_RE_UNSAFE = r"[^\t\x20-\x7e]"
+_BIG = float(1 << 53)
+#: Literals that ASCII lowering compares exactly even on non-ASCII text: the lowercase
+#: of a non-ASCII character is non-ASCII except "i" (U+0130) and "k" (U+212A), so an
+#: ASCII literal without those letters matches ``s.lower()`` where it matches the
+#: ASCII-lowered ``s``.
+_SAFE_LOWER = re.compile(r"[\x00-\x68\x6a\x6c-\x7f]*\Z")
+_CASED = re.compile(r"[^\x00-\x7f]|[a-zA-Z]")
+
+#: Column kinds: how a column's values compare like the row-wise event values.
+NULL, STR, INT, FLOAT, BOOL, OTHER = "null", "str", "int", "float", "bool", "other"
+
+
+def kind_of(t: pa.DataType) -> str:
+    """The comparison kind of an Arrow type (struct: a flattened object, never a value)."""
+    if pa.types.is_null(t) or pa.types.is_struct(t):
+        return NULL
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return STR
+    if pa.types.is_integer(t):
+        return INT
+    if pa.types.is_floating(t):
+        return FLOAT
+    if pa.types.is_boolean(t):
+        return BOOL
+    return OTHER
+
+
+def as_mask(a: Any) -> Mask:
+    """A boolean Arrow (chunked) array as one array, nulls false."""
+    filled = pc.fill_null(a, False)
+    if isinstance(filled, pa.ChunkedArray):
+        return filled.combine_chunks()
+    return filled
+
+
+def any_true(m: Mask) -> bool:
+    """Whether a mask has any true value."""
+    return bool(pc.any(m).as_py())
+
+
+def _and(a: Mask, b: Mask) -> Mask:
+    return pc.and_(a, b)
+
+
+def _or(a: Mask, b: Mask) -> Mask:
+    return pc.or_(a, b)
+
+
+def _not(a: Mask) -> Mask:
+    return pc.invert(a)
+
+
+def constant(n: int, value: bool) -> Mask:
+    """A mask of ``n`` equal values."""
+    return pc.fill_null(pa.nulls(n, pa.bool_()), value)
+
+
+class BlockEval:
+    """Evaluates expressions on one block's columns, sharing work between rules.
+
+    ``columns`` maps a flattened field name to its values (None: absent in this block);
+    a name missing from the mapping is opaque (``@timestamp``, read from the event).
+    """
+
+    def __init__(self, columns: Mapping[str, Any], n: int) -> None:
+        self.columns = columns
+        self.n = n
+        self.true: Mask = constant(n, True)
+        self.false: Mask = constant(n, False)
+        self._memo: dict[Any, Any] = {}
+
+    # -- columns -------------------------------------------------------------------
+    def _cached(self, key: Any, make: Any) -> Any:
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        value = memo[key] = make()
+        return value
+
+    def column(self, names: tuple[str, ...]) -> tuple[str, Any]:
+        """(kind, values) of the first present of ``names``; kind OTHER when undecidable."""
+        return self._cached(("col", names), lambda: self._column(names))  # type: ignore[no-any-return]
+
+    def _column(self, names: tuple[str, ...]) -> tuple[str, Any]:
+        found: list[tuple[str, Any]] = []
+        for name in names:
+            if name not in self.columns:
+                return OTHER, None
+            arr = self.columns[name]
+            if arr is None:
+                continue
+            kind = kind_of(arr.type)
+            if kind != NULL:
+                found.append((kind, arr))
+        if not found:
+            return NULL, None
+        if len(found) == 1:
+            return found[0]
+        kinds = {k for k, _ in found}
+        types = {a.type for _, a in found}
+        if len(kinds) > 1 or len(types) > 1 or OTHER in kinds:
+            return OTHER, None
+        return found[0][0], pc.coalesce(*[a for _, a in found])
+
+    def text(self, names: tuple[str, ...], lowered: bool) -> tuple[Any, Mask | None] | None:
+        """(text values, rows where the text test is undecidable) or None if opaque."""
+        return self._cached(("text", names, lowered),  # type: ignore[no-any-return]
+                            lambda: self._text(names, lowered))
+
+    def _text(self, names: tuple[str, ...], lowered: bool) -> tuple[Any, Mask | None] | None:
+        kind, arr = self.column(names)
+        if kind == STR:
+            if not lowered:
+                return arr, None
+            # Python's str.lower() and ASCII lowering agree on ASCII text only.
+            unknown = _and(_not(as_mask(pc.string_is_ascii(arr))), self._valid(names))
+            return pc.ascii_lower(arr), (unknown if any_true(unknown) else None)
+        if kind in (INT, BOOL):
+            return pc.cast(arr, pa.string()), None
+        return None
+
+    def _mask_of(self, names: tuple[str, ...], pattern: str) -> Mask:
+        _, arr = self.column(names)
+        return self._cached(("rx", names, pattern),
+                            lambda: as_mask(pc.match_substring_regex(arr, pattern)))
+
+    def _valid(self, names: tuple[str, ...]) -> Mask:
+        kind, arr = self.column(names)
+        if kind == NULL:
+            return self.false
+        if arr is None:
+            return self.true
+        return self._cached(("valid", names),
+                            lambda: as_mask(pc.is_valid(arr)))
+
+    # -- nodes -----------------------------------------------------------------------
+    def eval(self, node: Node) -> tuple[Mask, Mask]:
+        """(upper, lower) masks of ``node`` on this block."""
+        memo = self._memo
+        found = memo.get(node)
+        if found is None:
+            found = memo[node] = self._eval(node)
+        return found
+
+    def _eval(self, node: Node) -> tuple[Mask, Mask]:
+        if isinstance(node, Opaque):
+            return self.true, self.false
+        if isinstance(node, Not):
+            up, lo = self.eval(node.child)
+            return _not(lo), _not(up)
+        if isinstance(node, And | Or):
+            results = [self.eval(c) for c in node.children]
+            op = _and if isinstance(node, And) else _or
+            return reduce(op, [r[0] for r in results]), reduce(op, [r[1] for r in results])
+        return self._leaf(node)
+
+    def _exact(self, m: Mask, unknown: Mask | None) -> tuple[Mask, Mask]:
+        if unknown is None:
+            return m, m
+        return _or(m, unknown), _and(m, _not(unknown))
+
+    def _leaf(self, leaf: Leaf) -> tuple[Mask, Mask]:
+        kind, arr = self.column(leaf.names)
+        if kind == OTHER:
+            return self.true, self.false
+        op = leaf.op
+        if op == "null":
+            m = _not(self._valid(leaf.names))
+            return m, m
+        if op == "exists":
+            m = self._valid(leaf.names) if leaf.arg else _not(self._valid(leaf.names))
+            return m, m
+        if kind == NULL:
+            return self.false, self.false
+        if op == "str":
+            return self._str(leaf.names, leaf.arg)
+        if op == "num":
+            return self._num(kind, arr, leaf.names, leaf.arg)
+        if op == "bool":
+            return self._bool(kind, arr, leaf.names, leaf.arg)
+        if op == "re":
+            return self._re(kind, arr, leaf.names, leaf.arg)
+        if op == "cidr":
+            return self._cidr(kind, arr, leaf.names, leaf.arg)
+        if op == "cmp":
+            return self._cmp(kind, arr, leaf.names, leaf.arg)
+        return self.true, self.false
+
+    def _str(self, names: tuple[str, ...], s: StrSet) -> tuple[Mask, Mask]:
+        kind, arr = self.column(names)
+        if (kind == STR and s.lowered and s.exact and not s.anything and s.pattern is None
+                and not (s.prefixes or s.suffixes or s.contains)
+                and not any(_CASED.search(x) for x in s.exact)):
+            # No letters in the literals: lowering cannot make another text equal them.
+            m = as_mask(pc.is_in(arr, value_set=pa.array(sorted(s.exact), pa.string())))
+            return m, m
+        got = self.text(names, s.lowered)
+        if got is None:
+            return self.true, self.false
+        t, unknown = got
+        if unknown is not None and s.pattern is None and all(
+            _SAFE_LOWER.match(x) for x in (*s.exact, *s.prefixes, *s.suffixes, *s.contains)
+        ):
+            unknown = None  # see _SAFE_LOWER
+        if s.anything:
+            return self._exact(self._valid(names), None)
+        parts: list[Mask] = []
+        if s.exact:
+            parts.append(pc.is_in(t, value_set=pa.array(sorted(s.exact), pa.string())))
+        for p in s.prefixes:
+            parts.append(pc.starts_with(t, pattern=p))
+        for p in s.suffixes:
+            parts.append(pc.ends_with(t, pattern=p))
+        for p in s.contains:
+            parts.append(pc.match_substring(t, pattern=p))
+        if s.pattern is not None:
+            parts.append(pc.match_substring_regex(t, pattern=s.pattern))
+        m = as_mask(reduce(pc.or_kleene, parts))
+        return self._exact(m, unknown)
+
+    def _canon(self, names: tuple[str, ...]) -> Mask:
+        return self._mask_of(names, _CANON_INT)
+
+    def _num(self, kind: str, arr: Any, names: tuple[str, ...],
+             numbers: frozenset[int | float]) -> tuple[Mask, Mask]:
+        ints = sorted({int(x) for x in numbers if float(x).is_integer()
+                       and -(1 << 63) <= int(x) < (1 << 63)})
+        if kind == INT:
+            if not ints:
+                return self.false, self.false
+            vals = arr if pa.types.is_int64(arr.type) else pc.cast(arr, pa.int64())
+            m = as_mask(pc.is_in(vals, value_set=pa.array(ints, pa.int64())))
+            return m, m
+        if kind == FLOAT:
+            floats = pa.array(sorted(float(x) for x in numbers), pa.float64())
+            m = as_mask(pc.is_in(arr, value_set=floats))
+            return self._exact(m, self._big(arr))
+        if kind == STR:
+            texts = sorted({str(int(x)) if float(x).is_integer() else repr(float(x))
+                            for x in numbers})
+            m = as_mask(pc.is_in(arr, value_set=pa.array(texts, pa.string())))
+            unknown = _and(self._valid(names), _not(self._canon(names)))
+            return _or(m, unknown), m
+        return self.false, self.false  # booleans are not numbers
+
+    def _big(self, arr: Any) -> Mask | None:
+        # Beyond 2**53 a double and Python's int compare differently from Arrow's casts.
+        big = as_mask(pc.greater_equal(pc.abs(pc.cast(arr, pa.float64())), _BIG))
+        return big if any_true(big) else None
+
+    def _bool(self, kind: str, arr: Any, names: tuple[str, ...],
+              bools: frozenset[bool]) -> tuple[Mask, Mask]:
+        if kind == BOOL:
+            m = as_mask(pc.is_in(arr, value_set=pa.array(sorted(bools), pa.bool_())))
+            return m, m
+        if kind == STR:
+            got = self.text(names, True)
+            if got is None:
+                return self.true, self.false
+            t, unknown = got
+            texts = sorted("true" if b else "false" for b in bools)
+            m = as_mask(pc.is_in(t, value_set=pa.array(texts, pa.string())))
+            return self._exact(m, unknown)
+        return self.false, self.false
+
+    def _re(self, kind: str, arr: Any, names: tuple[str, ...], pattern: str
+            ) -> tuple[Mask, Mask]:
+        if kind == STR:
+            m = as_mask(pc.match_substring_regex(arr, pattern=pattern))
+            unsafe = self._mask_of(names, _RE_UNSAFE)
+            return self._exact(m, unsafe if any_true(unsafe) else None)
+        if kind in (INT, BOOL):
+            m = as_mask(pc.match_substring_regex(pc.cast(arr, pa.string()), pattern=pattern))
+            return m, m
+        return self.true, self.false
+
+    def _cidr(self, kind: str, arr: Any, names: tuple[str, ...],
+              arg: tuple[int, int]) -> tuple[Mask, Mask]:
+        if kind != STR:
+            return self.false, self.false  # str(number) is never an address
+        lo, hi = arg
+        canon, ints = self._ipv4(names)
+        m = as_mask(pc.and_kleene(pc.greater_equal(ints, lo), pc.less_equal(ints, hi)))
+        unknown = self._cached(("ip?", names), lambda: self._maybe_ipv4(names, canon))
+        return self._exact(m, unknown)
+
+    def _ipv4(self, names: tuple[str, ...]) -> tuple[Mask, Any]:
+        """Rows holding a canonical dotted quad, and its value as an integer (else null)."""
+        def make() -> tuple[Mask, Any]:
+            _, arr = self.column(names)
+            canon = self._mask_of(names, _CANON_IPV4)
+            quads = pc.split_pattern(pc.if_else(canon, arr, pa.scalar(None, arr.type)), ".")
+            value: Any = None
+            for i in range(4):
+                octet = pc.cast(pc.list_element(quads, i), pa.int64())
+                value = octet if value is None else pc.add(pc.multiply(value, 256), octet)
+            return canon, value
+        return self._cached(("ipv4", names), make)  # type: ignore[no-any-return]
+
+    def _maybe_ipv4(self, names: tuple[str, ...], canon: Mask) -> Mask | None:
+        # ipaddress strips the text first: " 10.0.0.1" is an address too.
+        other = _and(self._valid(names), _not(canon))
+        if not any_true(other):
+            return None
+        return _and(other, self._mask_of(names, _MAYBE_IPV4))
+
+    def _cmp(self, kind: str, arr: Any, names: tuple[str, ...],
+             arg: tuple[str, int | float]) -> tuple[Mask, Mask]:
+        fn, ref = arg
+        func = getattr(pc, fn)
+        if kind in (INT, FLOAT):
+            m = as_mask(func(arr, ref))
+            return self._exact(m, self._big(arr))
+        if kind == STR:
+            canon = self._canon(names)
+            nums = pc.cast(pc.if_else(canon, arr, pa.scalar(None, pa.string())), pa.int64())
+            m = _and(as_mask(func(nums, ref)), canon)
+            unknown = _and(self._valid(names), _not(canon))
+            big = self._big(nums)
+            if big is not None:
+                unknown = _or(unknown, big)
+            return _or(m, unknown), _and(m, _not(unknown))
+        return self.false, self.false
