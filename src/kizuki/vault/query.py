@@ -32,7 +32,7 @@ import orjson
 import pyarrow as pa
 
 from kizuki.errors import KizukiError
-from kizuki.vault.manifest import VaultError, read_manifest
+from kizuki.vault.manifest import MANIFEST, VaultError, read_manifest
 from kizuki.vault.segments import FIELD_COLUMNS, TS_COLUMN, SegmentBuffer, canonical_ts
 from kizuki.vault.wal import read_records, wal_files
 
@@ -76,8 +76,12 @@ def _json_path(name: str) -> str:
 
 
 def _term_sql(term: Term, params: list[Any]) -> str:
-    if term.field in COLUMNS:
+    if term.field == TS_COLUMN:
         expr = f'CAST("{term.field}" AS VARCHAR)'
+    elif term.field in COLUMNS:
+        # A bare text column, no cast or wrapper, so DuckDB pushes the filter into
+        # the Parquet scan and reads the big ``event`` column only for matching rows.
+        expr = f'"{term.field}"'
     else:
         expr = "json_extract_string(event, ?)"
         params.append(_json_path(term.field))
@@ -88,30 +92,71 @@ def _term_sql(term: Term, params: list[Any]) -> str:
     else:
         params.append(term.value)
         cond = f"{expr} = ?"
-    return f"coalesce(NOT ({cond}), true)" if term.negate else f"coalesce({cond}, false)"
+    # NULL (field absent) matches ``!=`` and never ``=`` (WHERE drops NULL rows).
+    return f"coalesce(NOT ({cond}), true)" if term.negate else cond
 
 
-def _segment_files(root: Path, start: str | None, end: str | None) -> tuple[list[str], set[str]]:
-    """Segment files overlapping [start, end), and WAL names already sealed."""
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    path: str
+    min_ts: str
+    max_ts: str
+
+
+# The parsed manifest of each vault, keyed by the manifest file's identity: it only
+# grows (or is cut back by a seal's rollback), so its size and mtime say when to reread.
+_MANIFESTS: dict[Path, tuple[tuple[int, int, int], list[_Segment], frozenset[str]]] = {}
+
+
+def _manifest(root: Path) -> tuple[list[_Segment], frozenset[str]]:
+    """Every segment the manifest lists, and the WAL file names already sealed."""
+    try:
+        st = (root / MANIFEST).stat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except FileNotFoundError:
+        stamp = (0, 0, 0)
+    cached = _MANIFESTS.get(root)
+    if cached is not None and cached[0] == stamp:
+        return cached[1], cached[2]
     lines, _ = read_manifest(root)
-    files: list[str] = []
+    segments: list[_Segment] = []
     sealed_wal: set[str] = set()
     for ln in lines:
         entry = ln.entry
         if not entry or entry.get("kind") != "segment":
             continue
         sealed_wal.update(entry.get("wal", []))
-        if start is not None and str(entry.get("max_ts", "")) < start:
+        segments.append(
+            _Segment(
+                str(root / str(entry.get("path"))),
+                str(entry.get("min_ts", "")),
+                str(entry.get("max_ts", "")),
+            )
+        )
+    _MANIFESTS[root] = (stamp, segments, frozenset(sealed_wal))
+    return segments, frozenset(sealed_wal)
+
+
+def _segment_files(
+    root: Path, start: str | None, end: str | None
+) -> tuple[list[str], frozenset[str]]:
+    """Segment files overlapping [start, end), and WAL names already sealed."""
+    segments, sealed_wal = _manifest(root)
+    files: list[str] = []
+    for seg in segments:
+        if start is not None and seg.max_ts < start:
             continue
-        if end is not None and str(entry.get("min_ts", "")) >= end:
+        if end is not None and seg.min_ts >= end:
             continue
-        path = root / str(entry.get("path"))
-        if path.exists():  # a segment removed by retention is simply gone
-            files.append(str(path))
+        if os.path.exists(seg.path):  # a segment removed by retention is simply gone
+            files.append(seg.path)
     return files, sealed_wal
 
 
-def _tail_table(root: Path, sealed_wal: set[str], start: str | None, end: str | None) -> pa.Table:
+def _tail_table(
+    root: Path, sealed_wal: frozenset[str], start: str | None, end: str | None
+) -> pa.Table | None:
+    """Unsealed events in the window, or None when there are none."""
     buf = SegmentBuffer()
     for path in wal_files(root / "wal"):
         if path.name in sealed_wal:  # sealed, its removal was interrupted
@@ -127,7 +172,7 @@ def _tail_table(root: Path, sealed_wal: set[str], start: str | None, end: str | 
                     buf.add(payload, doc)
         except FileNotFoundError:
             continue
-    return buf.table()
+    return buf.table() if len(buf) else None
 
 
 _DB: list[duckdb.DuckDBPyConnection] = []
@@ -145,7 +190,14 @@ def _database() -> duckdb.DuckDBPyConnection:
     return _DB[0]
 
 
-def _connect(root: Path, start: datetime | None, end: datetime | None) -> duckdb.DuckDBPyConnection:
+def _connect(
+    root: Path, start: datetime | None, end: datetime | None
+) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A cursor and the SQL of the events in [start, end) (segments plus WAL tail).
+
+    The source is a subquery rather than a view: creating a view per query is a
+    catalog change that costs more than a one-day search.
+    """
     if not (root / "vault.json").exists():
         raise VaultError("not a vault (no vault.json)", where=str(root))
     lo = canonical_ts(start) if start is not None else None
@@ -153,19 +205,21 @@ def _connect(root: Path, start: datetime | None, end: datetime | None) -> duckdb
     files, sealed_wal = _segment_files(root, lo, hi)
     tail = _tail_table(root, sealed_wal, lo, hi)
     con = _database().cursor()
-    con.register("wal_tail", tail)
-    parts = ["SELECT * FROM wal_tail"]
+    parts = []
     if files:
         quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        parts.insert(0, f"SELECT * FROM read_parquet([{quoted}], hive_partitioning = false)")
+        parts.append(f"SELECT * FROM read_parquet([{quoted}], hive_partitioning = false)")
+    if tail is not None or not files:
+        # With no segments either, the (possibly empty) tail still gives the schema.
+        con.register("wal_tail", tail if tail is not None else SegmentBuffer().table())
+        parts.append("SELECT * FROM wal_tail")
     where = []
     if lo is not None:
         where.append(f"\"{TS_COLUMN}\" >= TIMESTAMPTZ '{lo}'")
     if hi is not None:
         where.append(f"\"{TS_COLUMN}\" < TIMESTAMPTZ '{hi}'")
     cond = f" WHERE {' AND '.join(where)}" if where else ""
-    con.execute(f"CREATE TEMP VIEW events AS SELECT * FROM ({' UNION ALL '.join(parts)}){cond}")
-    return con
+    return con, f"(SELECT * FROM ({' UNION ALL '.join(parts)}){cond})"
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -191,10 +245,11 @@ def search(
     With ``sql``, run that query over the view ``events`` instead and return its rows
     as they come (``event`` columns are parsed from JSON).
     """
-    con = _connect(Path(root), start, end)
+    con, source = _connect(Path(root), start, end)
     try:
         if sql is not None:
             try:
+                con.execute(f"CREATE TEMP VIEW events AS SELECT * FROM {source}")
                 return _rows(con.sql(sql).to_arrow_table())
             except duckdb.Error as exc:
                 raise QueryError(f"SQL failed: {exc}") from exc
@@ -204,15 +259,19 @@ def search(
             terms = [Term(k, str(v)) for k, v in (filters or {}).items()]
         params: list[Any] = []
         conds = [_term_sql(t, params) for t in terms]
-        return _select(con, conds, params, limit)
+        return _select(con, source, conds, params, limit)
     finally:
         con.close()
 
 
 def _select(
-    con: duckdb.DuckDBPyConnection, conds: list[str], params: list[Any], limit: int | None
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    conds: list[str],
+    params: list[Any],
+    limit: int | None,
 ) -> list[dict[str, Any]]:
-    query = "SELECT * FROM events"
+    query = f"SELECT * FROM {source} AS events"
     if conds:
         query += " WHERE " + " AND ".join(conds)
     query += f' ORDER BY "{TS_COLUMN}", event'
@@ -237,7 +296,7 @@ def timeline(
     """
     if host is None and user is None:
         raise QueryError("a timeline needs a host or a user")
-    con = _connect(Path(root), start, end)
+    con, source = _connect(Path(root), start, end)
     try:
         conds: list[str] = []
         params: list[Any] = []
@@ -247,6 +306,6 @@ def timeline(
         if user is not None:
             conds.append(f"{_USER_KEY} = ?")
             params.append(user.lower().rsplit("\\", 1)[-1].split("@", 1)[0])
-        return _select(con, conds, params, limit)
+        return _select(con, source, conds, params, limit)
     finally:
         con.close()

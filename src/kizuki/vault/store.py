@@ -70,7 +70,7 @@ BUFFER_ROWS = 65_536
 #: Rows per Parquet row group (DuckDB's unit of parallelism and pruning).
 ROW_GROUP_ROWS = 32_768
 #: Segment files open at once while sealing (many days of backfill at once).
-MAX_OPEN_SEGMENTS = 32
+MAX_OPEN_SEGMENTS = 16
 
 
 @dataclass(slots=True)
@@ -293,8 +293,15 @@ class Vault:
         *,
         segment_rows: int = SEGMENT_ROWS,
         buffer_rows: int = BUFFER_ROWS,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        max_open: int = MAX_OPEN_SEGMENTS,
     ) -> SealReport:
-        """Seal every finished WAL file into segments and sign a new checkpoint."""
+        """Seal every finished WAL file into segments and sign a new checkpoint.
+
+        Events are streamed from the WAL into segment files row group by row group;
+        the keyword arguments bound the rows and files held at once (memory does not
+        grow with the number of events sealed).
+        """
         verifier = self.check_key(signer)
         self.close()  # our own live WAL file becomes finished and sealable
         report = SealReport()
@@ -323,7 +330,13 @@ class Vault:
                             report.torn.append(torn)
                         sources.append(path)
                 builder = _SegmentBuilder(
-                    self.root, latest.size, [p.name for p in sources], segment_rows, buffer_rows
+                    self.root,
+                    latest.size,
+                    [p.name for p in sources],
+                    segment_rows,
+                    buffer_rows,
+                    row_group_rows,
+                    max_open,
                 )
                 for path in sources:
                     for payload in read_records(path):
