@@ -34,7 +34,7 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GroundTruth, l
 
 @pytest.fixture(scope="module")
 def s7() -> ScenarioSet:
-    loaded = load_scenarios(S7_DIR)
+    loaded = load_scenarios([S7_DIR.parent / "common", S7_DIR])
     assert not loaded.errors, [str(e) for e in loaded.errors]
     assert [s.id for s in loaded.scenarios] == ["S7"]
     assert not loaded.unresolved()

@@ -34,6 +34,14 @@ def criticality_name(value: Any) -> str | None:
     return text if text in CRITICALITY else None
 
 
+def role_name(value: Any) -> str | None:
+    """One spelling of an asset role: ``Domain-Controller`` → ``domain_controller``."""
+    if value is None:
+        return None
+    text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+    return text or None
+
+
 def criticality_rank(name: str | None) -> int:
     """1 (low) … 4 (critical); 0 for unknown."""
     return CRITICALITY.index(name) + 1 if name in CRITICALITY else 0
@@ -218,7 +226,6 @@ def _asset(doc: YamlDoc, item: Any, key: KeyPath) -> Asset:
             raise doc.error("a share is a mapping with at least 'name'", (*key, "shares", j))
         shares.append(Share(name=str(s["name"]), unc=s.get("unc"), local_path=s.get("local_path"),
                             important=bool(s.get("important", False)), purpose=s.get("purpose")))
-    role = item.get("role")
     return Asset(
         host=str(item["host"]),
         fqdn=item.get("fqdn"),
@@ -226,7 +233,7 @@ def _asset(doc: YamlDoc, item: Any, key: KeyPath) -> Asset:
         owner=str(item["owner"]) if item.get("owner") else None,
         zone=item.get("zone"),
         criticality=name,
-        role=str(role).strip().lower().replace("-", "_").replace(" ", "_") if role else None,
+        role=role_name(item.get("role")),
         os=item.get("os"),
         shares=tuple(shares),
     )

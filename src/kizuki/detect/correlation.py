@@ -133,6 +133,15 @@ def _rule_key(rule: CompiledRule) -> str:
     return rule.id or rule.name or rule.title
 
 
+#: The tag that carries a correlation's ``name`` on its alerts (the ``rule_id`` is its
+#: id), so that a scenario stage may name the correlation as its authors know it.
+NAME_TAG = "kizuki.correlation.name="
+
+
+def _name_tag(rule: SigmaCorrelationRule) -> tuple[str, ...]:
+    return (NAME_TAG + rule.name,) if rule.name else ()
+
+
 def correlation_key(rule: SigmaCorrelationRule) -> str:
     """The ``rule_id`` a correlation's alerts carry: its id, else its name, else title."""
     return str(rule.id) if rule.id else (rule.name or rule.title)
@@ -507,13 +516,14 @@ class CorrelationDetector:
             attack=techniques,
             tactics=tactics,
             context={"correlation": {
+                "name": plan.rule.name,
                 "type": str(plan.type), "timespan": plan.rule.timespan.spec,
                 "group_by": dict(group.values), "value": measure,
                 "condition": f"{plan.op_text} {_fmt(plan.threshold)}" if plan.op_text
                 else str(getattr(plan.rule.condition, "expression", "")),
             }},
             explanation=_explain(plan, group.values, entries, measure),
-            tags=plan.tags,
+            tags=plan.tags + _name_tag(plan.rule),
         )
         out = [alert] if plan.emit else []
         for parent, idx in plan.parents:

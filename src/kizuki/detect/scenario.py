@@ -29,6 +29,8 @@ from typing import Any
 
 from kizuki.context import Context
 from kizuki.context.assets import Asset
+from kizuki.detect.correlation import NAME_TAG
+from kizuki.detect.engine import END_OF_TIME
 from kizuki.detect.entities import host_key, ip_key, user_key
 from kizuki.model import Alert, AlertKind, Event, Evidence
 from kizuki.model.alert import attack_ids
@@ -57,6 +59,14 @@ _HOST_FIELDS = ("host.name", "hostname", "Computer", "ComputerName", "Workstatio
                 "observer.name", "source.domain", "destination.domain")
 _ZONE_FIELDS = ("destination.ip", "host.name", "observer.name")
 _LOOPBACK = ("127.", "::1")
+#: Accounts that are no person: Windows' built-in service identities (by name, after
+#: user_key drops ``NT AUTHORITY\``, or by SID) and the anonymous logon.
+_SERVICE_ACCOUNTS = frozenset({
+    "system", "local system", "localsystem", "local service", "localservice",
+    "network service", "networkservice", "anonymous logon", "anonymous",
+    "s-1-5-18", "s-1-5-19", "s-1-5-20", "s-1-5-7", "s-1-0-0",
+})
+_SERVICE_PREFIXES = ("dwm-", "umfd-")
 
 
 def _kind(field_name: str) -> str | None:
@@ -77,6 +87,14 @@ def _normal(kind: str | None, text: str) -> str:
     if kind == "user":
         return user_key(text)
     return text.strip().lower()
+
+
+def is_person(user: str) -> bool:
+    """Whether a user name (as :func:`user_key` spells it) can be a person: not a
+    machine account (``ws-07$``), not SYSTEM / LOCAL SERVICE / NETWORK SERVICE, their
+    SIDs or the anonymous logon, not a DWM-n / UMFD-n virtual account."""
+    return not (user.endswith("$") or user in _SERVICE_ACCOUNTS
+                or user.startswith(_SERVICE_PREFIXES))
 
 
 def _is_ip(text: str) -> bool:
@@ -189,6 +207,9 @@ class _Run:
         self._releases: list[tuple[datetime, int, int]] = []
         self._by_serial: dict[int, _Chain] = {}
         self._serial = 0
+        #: The latest watermark of the stream itself (not the end-of-input one): how
+        #: far event time is known to have gone.
+        self.seen: datetime | None = None
 
     # -- keys -----------------------------------------------------------------------
     def _convert(self, kind: str | None, text: str, want: str, event: Event) -> str | None:
@@ -275,6 +296,22 @@ class _Run:
             fields = cond.zone_of or _ZONE_FIELDS
             if not any(self.ctx.zone_of(_raw(event, f)) in cond.zone for f in fields):
                 return False
+        if cond.role or cond.not_role:
+            found, named = self._role_asset(event, cond.role_of, value)
+            role = found.role if found is not None else None
+            if cond.role and role not in cond.role:
+                return False
+            # "Not an admin workstation" holds for a PC the inventory does not know,
+            # but not when the event names no asset at all.
+            if cond.not_role and (not named or role in cond.not_role):
+                return False
+        if cond.entity_role or cond.entity_not_role:
+            mine = self.ctx.asset(value)
+            role = mine.role if mine is not None else None
+            if cond.entity_role and role not in cond.entity_role:
+                return False
+            if cond.entity_not_role and role in cond.entity_not_role:
+                return False
         if cond.share is not None:
             server = self.ctx.asset(_raw(event, "host.name"))
             if server is None:
@@ -285,6 +322,26 @@ class _Run:
             if share is None or (cond.share == "important" and not share.important):
                 return False
         return True
+
+    def _role_asset(self, event: Event, fields: Sequence[str], value: str
+                    ) -> tuple[Asset | None, bool]:
+        """The asset a role condition asks about (first of ``fields`` the inventory
+        knows; a loopback address is the event's own host), and whether any field
+        named one at all."""
+        named = False
+        for f in fields or ("host.name",):
+            text = value if f == "entity" else _raw(event, f)
+            if text is None:
+                continue
+            if text.startswith(_LOOPBACK) and _is_ip(text):
+                text = _raw(event, "host.name")
+                if text is None:
+                    continue
+            named = True
+            found = self.ctx.asset(text)
+            if found is not None:
+                return found, True
+        return None, named
 
     # -- events ---------------------------------------------------------------------
     def on_item(self, item: _Item) -> list[Alert]:
@@ -424,6 +481,9 @@ class _Run:
     def advance(self, watermark: datetime) -> list[Alert]:
         out: list[Alert] = []
         heap = self._deadlines
+        closing = watermark >= END_OF_TIME
+        if not closing and (self.seen is None or watermark > self.seen):
+            self.seen = watermark
         while heap and heap[0][0] < watermark:
             deadline, serial, version, _ = heapq.heappop(heap)
             chain = self._by_serial.get(serial)
@@ -431,6 +491,12 @@ class _Run:
                 continue
             stage = self.s.stages[chain.next]
             if not stage.absent:
+                self._drop(chain)
+                continue
+            if closing and (self.seen is None or deadline > self.seen):
+                # The input ended before the deadline: nothing proves the silence after
+                # the last event seen, so the chain stays undecided (no alert). Live, the
+                # watermark passes the deadline as time goes by and decides it.
                 self._drop(chain)
                 continue
             chain.absent.append((stage.name, deadline))
@@ -463,7 +529,9 @@ class _Run:
         if "user" not in entity:
             for e in evidence:
                 u = _raw(e.event, "user.name")
-                if u:
+                # The alert names a person: a 6416's machine account (ws-07$) or a
+                # service's SYSTEM would send the analyst to the wrong account.
+                if u and is_person(user_key(u)):
                     entity["user"] = user_key(u)
                     break
         context: dict[str, Any] = {}
@@ -612,7 +680,10 @@ class ScenarioDetector:
     def on_alert(self, alert: Alert) -> Iterable[Alert]:
         if alert.kind not in (AlertKind.correlation, AlertKind.scenario) or not alert.evidence:
             return ()
-        refs = frozenset(x for x in (alert.rule_id, alert.rule_title) if x)
+        # A correlation answers to its id and title (rule_id, rule_title) and to its
+        # name, which its alerts carry as a tag (detect.correlation.NAME_TAG).
+        names = (t[len(NAME_TAG):] for t in alert.tags if t.startswith(NAME_TAG))
+        refs = frozenset(x for x in (alert.rule_id, alert.rule_title, *names) if x)
         if not refs & self._by_ref.keys():
             return ()
         events = [e.event for e in alert.evidence]

@@ -9,9 +9,11 @@ is checked against ``scenario.schema.json`` (with ``jsonschema`` when installed,
 small validator for the same schema) and compiled once into frozen dataclasses; every
 error names the file, the line and the key.
 
-A scenario folder (``scenarios/S7/``) holds the scenario file and its own Sigma rules:
+A scenario folder (``scenarios/S4/``) holds the scenario file and the Sigma rules only
+it reads; building blocks several scenarios read live once in ``scenarios/common/``.
 ``load_scenarios`` tells them apart (a scenario document has ``stages``) and returns
-both, so the caller can put the rules into the engine's ``RuleIndex``.
+both, with the Sigma correlations found beside them, so the caller can put the rules
+into the engine's ``RuleIndex`` and the correlations into a ``CorrelationDetector``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import yaml
 from sigma.correlations import SigmaCorrelationRule
 
 from kizuki.context._yaml import KeyPath, YamlDoc, parse_yaml_all
-from kizuki.context.assets import criticality_name, criticality_rank
+from kizuki.context.assets import criticality_name, criticality_rank, role_name
 from kizuki.errors import ConfigError
 from kizuki.model.alert import BUILDING_BLOCK, SEVERITY_SCORE
 from kizuki.rules.compile import CompiledRule
@@ -107,6 +109,16 @@ class Condition:
     zone: tuple[str, ...] = ()
     zone_of: tuple[str, ...] = ()
     share: str | None = None
+    #: Roles (assets.yaml ``role``, one spelling: ``domain_controller``) the asset of
+    #: ``role_of`` must have (any of) / must not have.
+    role: tuple[str, ...] = ()
+    not_role: tuple[str, ...] = ()
+    #: The fields naming that asset, first known asset wins (``entity``: the chain's
+    #: entity); default ``host.name``, the host that logged the event.
+    role_of: tuple[str, ...] = ()
+    #: Roles the chain's own entity must have / must not have.
+    entity_role: tuple[str, ...] = ()
+    entity_not_role: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -118,6 +130,9 @@ class Condition:
             out["zone"] = list(self.zone)
         if self.share:
             out["share"] = self.share
+        for key in ("role", "not_role", "role_of", "entity_role", "entity_not_role"):
+            if getattr(self, key):
+                out[key] = list(getattr(self, key))
         return out
 
 
@@ -184,14 +199,17 @@ class ScenarioSet:
         self.errors.extend(other.errors)
         self.correlations.extend(other.correlations)
 
-    def unresolved(self, known: Iterable[CompiledRule] = ()) -> list[tuple[str, str, str]]:
-        """(scenario id, stage, reference) of rule references no given rule answers to.
-
-        Correlation names cannot be checked here (their alerts arrive at run time).
-        """
+    def unresolved(self, known: Iterable[CompiledRule] = (),
+                   correlations: Iterable[SigmaCorrelationRule] = (),
+                   ) -> list[tuple[str, str, str]]:
+        """(scenario id, stage, reference) of references that no rule and no Sigma
+        correlation (those loaded here, and ``known`` / ``correlations``) answers to by
+        its id, name or title."""
         names: set[str] = set()
         for r in [*self.rules, *known]:
             names.update(x for x in (r.id, r.name, r.title) if x)
+        for c in [*self.correlations, *correlations]:
+            names.update(x for x in (str(c.id) if c.id else None, c.name, c.title) if x)
         return [(s.id, st.name, ref) for s in self.scenarios for st in s.stages
                 for ref in st.rules if ref not in names]
 
@@ -340,7 +358,15 @@ def _condition(doc: YamlDoc, raw: Any, at: KeyPath, sid: str | None) -> Conditio
         crit = (str(op), criticality_rank(name))
     return Condition(time=_as_tuple(raw.get("time")), criticality=crit,
                      asset=str(raw.get("asset", "host.name")), zone=_as_tuple(raw.get("zone")),
-                     zone_of=_as_tuple(raw.get("zone_of")), share=raw.get("share"))
+                     zone_of=_as_tuple(raw.get("zone_of")), share=raw.get("share"),
+                     role=_roles(raw.get("role")), not_role=_roles(raw.get("not_role")),
+                     role_of=_as_tuple(raw.get("role_of")),
+                     entity_role=_roles(raw.get("entity_role")),
+                     entity_not_role=_roles(raw.get("entity_not_role")))
+
+
+def _roles(value: Any) -> tuple[str, ...]:
+    return tuple(r for r in map(role_name, _as_tuple(value)) if r)
 
 
 def _inline_rule(doc: YamlDoc, data: dict[str, Any], raw: dict[str, Any], at: KeyPath,
@@ -393,6 +419,7 @@ def scenarios_from_yaml(text: str, name: str = "<string>") -> ScenarioSet:
         loaded = rules_from_yaml(yaml.safe_dump_all(rule_docs, allow_unicode=True), name=name)
         out.rules.extend(loaded.rules)
         out.errors.extend(loaded.errors)
+        out.correlations.extend(loaded.correlations)
     return out
 
 
