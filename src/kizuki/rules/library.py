@@ -100,4 +100,13 @@ def load_library(rules: Sequence[str | Path] = (), scenarios: Sequence[str | Pat
         out.scenarios.extend(sset.scenarios)
         out.errors.extend(sset.errors)
         out.correlations.extend(sset.correlations)
+        by_id = {s.id: s for s in sset.scenarios}
+        for sid, stage, ref in sset.unresolved(out.rules, out.correlations):
+            # A stage that names no loaded rule can never advance: say so instead of
+            # staying silent (e.g. one scenario folder given without scenarios/common).
+            out.errors.append(ConfigError(
+                f"scenario {sid} stage {stage!r} references {ref!r}, which no loaded rule "
+                "or correlation answers to (its id, name or title); load the folder that "
+                "defines it (the library's shared blocks are in scenarios/common)",
+                where=by_id[sid].path if sid in by_id else None))
     return out
