@@ -304,7 +304,8 @@ def hunt(
             else:
                 result = hunt_paths(paths, detection, settings=settings,
                                     sink=_Warnings(letters), jobs=jobs,
-                                    on_event=on_event if jobs <= 1 else None, fmt=format_in)
+                                    on_event=on_event if collector is not None else None,
+                                    fmt=format_in)
     finally:
         letters.close()
     alerts = result.alerts

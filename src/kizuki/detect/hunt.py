@@ -17,6 +17,7 @@ from pathlib import Path
 from kizuki.context import Context
 from kizuki.detect.correlation import CorrelationDetector
 from kizuki.detect.engine import Detector, Engine, EngineSettings
+from kizuki.detect.grep import GrepScan, byte_needles
 from kizuki.detect.parallel import ParallelScan
 from kizuki.detect.risk import RiskDetector, RiskSettings
 from kizuki.detect.scenario import ScenarioDetector
@@ -25,9 +26,10 @@ from kizuki.model import Alert, Event
 from kizuki.rules import CompiledRule, RuleIndex
 from kizuki.rules.library import load_library
 from kizuki.rules.scenario import Scenario
-from kizuki.sources import Reader, SourceSettings
-from kizuki.sources.base import ParseWarning
+from kizuki.sources import Reader, SourceSettings, registry
+from kizuki.sources.base import HEAD_SIZE, ParseWarning
 from kizuki.sources.reader import FileStats
+from kizuki.sources.winjson import EcsJsonParser
 
 
 @dataclass
@@ -110,6 +112,19 @@ def hunt(
     """
     index = detection.index
     engine = detection.engine(index=index)
+    needles = byte_needles(detection.rules) if on_event is None and fmt is None else None
+    if needles is not None and _all_ecs_json(paths):
+        # Plain ECS JSON-lines files and rules that all need a literal: parse only the
+        # lines that hold one (kizuki.detect.grep), same alerts as the full scan.
+        grep = GrepScan(index, needles, settings or SourceSettings())
+        engine.feed_matched(grep.matches(paths))
+        engine.feed_matched((), seen=grep.rows)
+        alerts = engine.close()
+        for warning in grep.warnings:
+            if sink is not None:
+                sink(warning)
+        files = [FileStats(str(p), EcsJsonParser.NAME) for p in paths]
+        return HuntResult(alerts, files, grep.rows, engine.events_matched, engine.late_events)
     if jobs > 1 and on_event is None and fmt is None:
         scan = ParallelScan(index, settings, jobs)
         engine.feed_matched(scan.matches(paths))
@@ -130,6 +145,20 @@ def hunt(
     alerts = engine.run(events())
     return HuntResult(alerts, reader.stats.files, engine.events_seen, engine.events_matched,
                       engine.late_events)
+
+
+def _all_ecs_json(paths: Sequence[str | os.PathLike[str]]) -> bool:
+    """Whether every input is a plain (uncompressed) file of ECS JSON lines."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_SIZE)
+        parser, _ = registry.sniff(head, path.name)
+        if parser is None or parser.NAME != EcsJsonParser.NAME:
+            return False
+    return True
 
 
 def hunt_events(events: Iterable[Event], detection: Detection) -> HuntResult:

@@ -411,7 +411,8 @@ def _compile_condition(
     raise CompileError(f"unsupported condition element {type(node).__name__}", ("detection",))
 
 
-def _parsed_conditions(rule: SigmaRule) -> list[ConditionItem]:
+def parsed_conditions(rule: SigmaRule) -> list[ConditionItem]:
+    """The rule's conditions parsed without post-processing (one item per detection value list)."""
     out = []
     for cond in rule.detection.parsed_condition:
         try:
@@ -432,7 +433,7 @@ def compile_predicate(
     ctx = _Context(pipeline, logsource, binding, placeholders or {})
     memo: dict[str, Predicate] = {}
     preds = [
-        _compile_condition(c, rule.detection, ctx, memo) for c in _parsed_conditions(rule)
+        _compile_condition(c, rule.detection, ctx, memo) for c in parsed_conditions(rule)
     ]
     # Several condition strings (old Sigma) mean any of them.
     return any_of(preds)
@@ -485,7 +486,7 @@ def compile_rule(
     """Compile one parsed Sigma rule; raises ``CompileError`` with the key at fault."""
     ls = _ls(rule)
     predicate = compile_predicate(rule, pipeline, ls, None, placeholders)
-    conds = _parsed_conditions(rule)
+    conds = parsed_conditions(rule)
     variants: dict[str, Predicate] = {}
     atoms: dict[str | None, Atoms | None] = {
         None: _atoms(rule, conds, pipeline, ls, None)

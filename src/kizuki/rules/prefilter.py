@@ -97,10 +97,13 @@ def _cost(atoms: Atoms) -> int:
     return total
 
 
-def _best(options: Sequence[Atoms | None]) -> Atoms | None:
+Cost = Callable[[Atoms], int]
+
+
+def _best(options: Sequence[Atoms | None], cost: Cost) -> Atoms | None:
     """For an AND: any child's atoms are necessary; keep the most selective."""
     found = [o for o in options if o is not None]
-    return min(found, key=_cost) if found else None
+    return min(found, key=cost) if found else None
 
 
 def _union(options: Sequence[Atoms | None]) -> Atoms | None:
@@ -110,45 +113,53 @@ def _union(options: Sequence[Atoms | None]) -> Atoms | None:
     return frozenset().union(*[o for o in options if o is not None])
 
 
-def _item_atoms(item: SigmaDetectionItem, names: NamesFn) -> Atoms | None:
+def _item_atoms(item: SigmaDetectionItem, names: NamesFn, cost: Cost) -> Atoms | None:
     if item.field is None or item.negated or not item.value:
         return None
     field_names = names(item.field)
     per_value = [_value_atoms(field_names, v) for v in item.value]
     sets = [frozenset(a) if a is not None else None for a in per_value]
     if item.value_linking is ConditionAND:
-        return _best(sets)
+        return _best(sets, cost)
     return _union(sets)
 
 
-def _detection_atoms(det: SigmaDetection, names: NamesFn) -> Atoms | None:
+def _detection_atoms(det: SigmaDetection, names: NamesFn, cost: Cost) -> Atoms | None:
     sets = [
-        _detection_atoms(i, names) if isinstance(i, SigmaDetection) else _item_atoms(i, names)
+        _detection_atoms(i, names, cost) if isinstance(i, SigmaDetection)
+        else _item_atoms(i, names, cost)
         for i in det.detection_items
     ]
-    return _best(sets) if det.item_linking is ConditionAND else _union(sets)
+    return _best(sets, cost) if det.item_linking is ConditionAND else _union(sets)
 
 
-def _node_atoms(node: Any, rule: SigmaRule, names: NamesFn) -> Atoms | None:
+def _node_atoms(node: Any, rule: SigmaRule, names: NamesFn, cost: Cost) -> Atoms | None:
     dets = rule.detection
     if isinstance(node, ConditionIdentifier):
         det = dets.detections.get(node.identifier)
-        return _detection_atoms(det, names) if det is not None else None
+        return _detection_atoms(det, names, cost) if det is not None else None
     if isinstance(node, ConditionSelector):
-        sets = [_node_atoms(i, rule, names) for i in node.resolve_referenced_detections(dets)]
-        return _best(sets) if node.cond_class is ConditionAND else _union(sets)
+        sets = [_node_atoms(i, rule, names, cost)
+                for i in node.resolve_referenced_detections(dets)]
+        return _best(sets, cost) if node.cond_class is ConditionAND else _union(sets)
     if isinstance(node, ConditionAND):
-        return _best([_node_atoms(a, rule, names) for a in node.args])
+        return _best([_node_atoms(a, rule, names, cost) for a in node.args], cost)
     if isinstance(node, ConditionOR):
-        return _union([_node_atoms(a, rule, names) for a in node.args])
+        return _union([_node_atoms(a, rule, names, cost) for a in node.args])
     if isinstance(node, ConditionNOT):
         return None  # a negation requires nothing
     return None
 
 
-def rule_atoms(rule: SigmaRule, conditions: Sequence[Any], names: NamesFn) -> Atoms | None:
-    """Atoms one of which every match of ``rule`` satisfies (None: no such set)."""
-    return _union([_node_atoms(c, rule, names) for c in conditions])
+def rule_atoms(rule: SigmaRule, conditions: Sequence[Any], names: NamesFn,
+               cost: Cost = _cost) -> Atoms | None:
+    """Atoms one of which every match of ``rule`` satisfies (None: no such set).
+
+    Where an AND offers several necessary sets, ``cost`` picks one: the default prefers
+    exact field values (cheap to look up per field); a raw-text search prefers long
+    literals (see :mod:`kizuki.detect.grep`).
+    """
+    return _union([_node_atoms(c, rule, names, cost) for c in conditions])
 
 
 # --------------------------------------------------------------------------- the filter
