@@ -15,9 +15,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from kizuki.context import Context
+from kizuki.detect.columnar import scan_jsonl
 from kizuki.detect.correlation import CorrelationDetector
 from kizuki.detect.engine import Detector, Engine, EngineSettings
-from kizuki.detect.grep import GrepScan, byte_needles
+from kizuki.detect.grep import WORTH_IT, GrepScan, byte_needles, candidate_share
 from kizuki.detect.parallel import ParallelScan
 from kizuki.detect.risk import RiskDetector, RiskSettings
 from kizuki.detect.scenario import ScenarioDetector
@@ -112,8 +113,9 @@ def hunt(
     """
     index = detection.index
     engine = detection.engine(index=index)
-    needles = byte_needles(detection.rules) if on_event is None and fmt is None else None
-    if needles is not None and _all_ecs_json(paths):
+    plain = on_event is None and fmt is None and _all_ecs_json(paths)
+    needles = byte_needles(detection.rules) if plain else None
+    if plain and needles is not None and candidate_share(paths, needles) <= WORTH_IT:
         # Plain ECS JSON-lines files and rules that all need a literal: parse only the
         # lines that hold one (kizuki.detect.grep), same alerts as the full scan.
         grep = GrepScan(index, needles, settings or SourceSettings())
@@ -125,6 +127,15 @@ def hunt(
                 sink(warning)
         files = [FileStats(str(p), EcsJsonParser.NAME) for p in paths]
         return HuntResult(alerts, files, grep.rows, engine.events_matched, engine.late_events)
+    if plain and jobs <= 1:
+        # ECS JSON lines with common literals: the columnar scan (kizuki.detect.columnar)
+        # parses and matches in Arrow and builds events for matched rows only.
+        columnar = scan_jsonl(list(paths), index, settings=settings, sink=sink)
+        engine.feed_matched(columnar)
+        engine.feed_matched((), seen=columnar.rows)
+        files = [FileStats(str(p), EcsJsonParser.NAME) for p in paths]
+        return HuntResult(engine.close(), files, columnar.rows, engine.events_matched,
+                          engine.late_events)
     if jobs > 1 and on_event is None and fmt is None:
         scan = ParallelScan(index, settings, jobs)
         engine.feed_matched(scan.matches(paths))
