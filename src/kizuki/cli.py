@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -253,7 +254,9 @@ def hunt(
     min_level: Annotated[
         str, typer.Option("--min-level", help="Lowest Sigma level that raises a rule alert.")
     ] = "low",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Worker processes (0: one per core).")
+    ] = 0,
     events: Annotated[
         int, typer.Option("--events", help="Also show the first N events as a timeline.")
     ] = 0,
@@ -267,6 +270,7 @@ def hunt(
 ) -> None:
     """Hunt: read logs, run rules, correlations and scenarios, show the alerts (R15, R16)."""
     settings = SourceSettings(timezone, year)
+    jobs = jobs or os.cpu_count() or 1
     paths = paths or []
     if not paths and vault is None:
         raise typer.BadParameter("give log files or folders, or --vault DIR")
