@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -68,13 +68,10 @@ class EngineSettings:
     silent_rules: frozenset[str] = frozenset()
 
 
-@dataclass(order=True, slots=True)
-class _Pending:
-    timestamp: datetime
-    source: str
-    offset: int
-    event: Event = field(compare=False)
-    matches: list[CompiledRule] = field(compare=False)
+#: A matched event waiting for the watermark: (time, source, offset, arrival number,
+#: event, matched rules). A plain tuple, so the reorder heap compares in C; the arrival
+#: number is unique, so events and rule lists are never compared.
+_Pending = tuple[datetime, str, int, int, Event, list[CompiledRule]]
 
 
 class RuleAlerts:
@@ -137,6 +134,7 @@ class Engine:
         self._buffer: list[_Pending] = []
         self._max_seen: datetime | None = None
         self._released: tuple[datetime, str, int] | None = None
+        self._arrivals = 0
         self.events_seen = 0
         self.events_matched = 0
         self.late_events = 0
@@ -172,9 +170,10 @@ class Engine:
             if not matched:
                 continue
             origin = event.origin
-            pending = _Pending(ts, origin.display, origin.offset or 0, event, list(matched))
-            if self._released is not None and (ts, pending.source, pending.offset) < \
-                    self._released:
+            self._arrivals += 1
+            pending: _Pending = (ts, origin.display, origin.offset or 0, self._arrivals,
+                                 event, list(matched))
+            if self._released is not None and pending[:3] < self._released:
                 self.late_events += 1
                 continue
             self.events_matched += 1
@@ -215,15 +214,15 @@ class Engine:
     def _release(self, watermark: datetime) -> Iterator[Alert]:
         buffer = self._buffer
         ready: list[_Pending] = []
-        while buffer and buffer[0].timestamp <= watermark:
+        while buffer and buffer[0][0] <= watermark:
             ready.append(heapq.heappop(buffer))
         yield from self._deliver(ready)
 
     def _deliver(self, ready: list[_Pending]) -> Iterator[Alert]:
-        for pending in ready:
-            self._released = (pending.timestamp, pending.source, pending.offset)
-            yield from self._advance_all(pending.timestamp)
-            yield from self._dispatch(pending.event, pending.matches)
+        for ts, source, offset, _arrival, event, matches in ready:
+            self._released = (ts, source, offset)
+            yield from self._advance_all(ts)
+            yield from self._dispatch(event, matches)
 
     def _advance_all(self, watermark: datetime) -> Iterator[Alert]:
         for i, detector in enumerate(self.detectors):
