@@ -22,6 +22,7 @@ from kizuki.detect.windows import percentile
 from kizuki.model import Alert, AlertKind, Event, LogSource, Origin
 from kizuki.rules import RuleIndex, load_ruleset, rules_from_yaml
 from kizuki.sources import Reader, SourceSettings
+from tests.conftest import feed_in_batches
 from tests.detect.test_correlation_data import T0
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,13 +123,7 @@ def _run(events: list[Event], batches: list[int], lateness: timedelta | None
     assert not detector.errors
     engine = Engine(RuleIndex(LOADED.rules), [detector],
                     EngineSettings(lateness=lateness, silent_rules=detector.silent_rules()))
-    alerts: list[Alert] = []
-    i = 0
-    for size in batches:
-        alerts.extend(engine.feed(events[i:i + size]))
-        i += size
-    alerts.extend(engine.feed(events[i:]))
-    alerts.extend(engine.close())
+    alerts = feed_in_batches(engine, events, batches)
     assert engine.late_events == 0
     return sorted((a.id, a.rule_id, tuple(ev.event.origin.offset or 0 for ev in a.evidence))
                   for a in alerts if a.kind is AlertKind.correlation)

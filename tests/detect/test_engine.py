@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kizuki.detect import Engine, EngineSettings
 from kizuki.model import Alert, AlertKind, Event, Evidence, LogSource, Origin
 from kizuki.rules import CompiledRule, RuleIndex, rules_from_yaml
+from tests.conftest import feed_in_batches
 
 RULE = """
 title: Failed logon
@@ -75,13 +76,7 @@ def run(events: list[Event], batches: list[int], lateness: timedelta | None
         ) -> tuple[list[str], list[int]]:
     burst = Burst()
     engine = Engine(RuleIndex(rules()), [burst], EngineSettings(lateness=lateness))
-    alerts: list[Alert] = []
-    i = 0
-    for size in batches:
-        alerts.extend(engine.feed(events[i:i + size]))
-        i += size
-    alerts.extend(engine.feed(events[i:]))
-    alerts.extend(engine.close())
+    alerts = feed_in_batches(engine, events, batches)
     assert engine.late_events == 0
     return sorted(a.id for a in alerts), burst.order
 

@@ -27,6 +27,7 @@ from kizuki.detect.risk import (
 from kizuki.model import Alert, AlertKind, Event, Evidence, LogSource, Origin
 from kizuki.model.event import format_ts
 from kizuki.rules import RuleIndex, rules_from_yaml
+from tests.conftest import feed_in_batches
 
 DATA = Path(__file__).parent / "data" / "risk"
 CASES: list[dict[str, Any]] = yaml.safe_load((DATA / "cases.yml").read_text("utf-8"))
@@ -314,14 +315,8 @@ def test_in_the_engine_batches_and_arrival_order_do_not_matter(order: list[int],
                                          half_life=timedelta(minutes=30)))
         engine = Engine(RuleIndex(loaded.rules), [risk],
                         EngineSettings(lateness=timedelta(hours=3)))
-        out: list[Alert] = []
-        i = 0
-        for size in sizes:
-            out.extend(engine.feed(stream[i:i + size]))
-            i += size
-        out.extend(engine.feed(stream[i:]))
-        out.extend(engine.close())
-        return [a.id for a in out if a.kind is AlertKind.risk]
+        return [a.id for a in feed_in_batches(engine, stream, sizes)
+                if a.kind is AlertKind.risk]
 
     expected = run(events, [])
     assert expected  # the case is not vacuous

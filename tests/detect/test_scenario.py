@@ -14,15 +14,10 @@ from hypothesis import strategies as st
 
 from kizuki.detect.entities import host_key
 from kizuki.model import Alert, AlertKind, Event, Evidence
-from kizuki.model.alert import entity_key
 from kizuki.rules import CompiledRule
-from tests.detect.scenario_cases import Case, load_cases, run_case, summary
+from tests.detect.scenario_cases import Case, load_cases, ordered, run_case, summary
 
 CASES = load_cases()
-
-
-def ordered(alerts: list[Alert]) -> list[Alert]:
-    return sorted(alerts, key=lambda a: (a.first_seen, a.rule_id, entity_key(a.entity)))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])

@@ -14,146 +14,42 @@ benign activity.
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from kizuki.context import Assets, Calendar, Context, Zones
+from kizuki.context import Context
 from kizuki.detect import Engine, EngineSettings
 from kizuki.detect.correlation import CorrelationDetector
-from kizuki.detect.scenario import ScenarioDetector
-from kizuki.model import Alert, AlertKind, Event, LogSource, Origin
-from kizuki.model.alert import entity_key
-from kizuki.rules import CompiledRule, RuleIndex
-from kizuki.rules.scenario import ScenarioSet, load_scenarios
+from kizuki.model import AlertKind
+from kizuki.rules import RuleIndex
 from kizuki.sources import Reader, SourceSettings
+from tests.library.scenario_folders import (
+    ROOT,
+    Case,
+    check_batches,
+    check_case,
+    check_folder,
+    lib,
+    load_cases,
+    matches,
+    run,
+    shared,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = ROOT / "scenarios"
-COMMON = LIBRARY / "common"
 SAMPLES = ROOT / "samples" / "windows"
-SHARED = ROOT.parent / "shared" / "data"
 SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")
 #: The correlations shipped beside a scenario (loaded by hand: see the READMEs, "Gaps").
 CORRELATIONS = {"S4": ["kizuki_failed_logon_burst"], "S6": ["kizuki_trace_erasure_window"]}
-
-
-@dataclass
-class Loaded:
-    """One scenario folder: its scenarios, Sigma rules and correlations."""
-
-    name: str
-    scenarios: ScenarioSet
-    rules: list[CompiledRule]
-    correlations: list[Any]
-
-
-def load(name: str) -> Loaded:
-    """The library's shared building blocks (scenarios/common) and the scenario's folder."""
-    loaded = load_scenarios([COMMON, LIBRARY / name])
-    assert not loaded.errors, [str(e) for e in loaded.errors]
-    return Loaded(name, loaded, list(loaded.rules), list(loaded.correlations))
-
-
-def used_rules(loaded: Loaded) -> list[CompiledRule]:
-    """The rules scenario ``loaded`` reads: its stages', links' and pivots' references,
-    and the rules its correlations count (not every shared building block)."""
-    refs: set[str] = set()
-    for s in loaded.scenarios.scenarios:
-        refs.update(r for st in s.stages for r in st.rules)
-        refs.update(r for lk in s.links for r in lk.rules)
-        refs.update(st.pivot.via for st in s.stages if st.pivot and st.pivot.via)
-    for corr in loaded.correlations:
-        if refs & {str(corr.id), corr.name, corr.title}:
-            refs.update(str(r.reference) for r in corr.rules)
-    return [r for r in loaded.rules if refs & {r.id, r.name, r.title}]
-
-
-LIBS: dict[str, Loaded] = {}
-
-
-def lib(name: str) -> Loaded:
-    if name not in LIBS:
-        LIBS[name] = load(name)
-    return LIBS[name]
-
-
-def run(loaded: Loaded, context: Context, events: list[Event], batch: int | None = None
-        ) -> list[Alert]:
-    """The scenario alerts, sorted by first time, scenario and entity."""
-    correlations = CorrelationDetector(loaded.correlations, loaded.rules)
-    assert not correlations.errors, [str(e) for e in correlations.errors]
-    detector = ScenarioDetector(loaded.scenarios.scenarios, context)
-    engine = Engine(RuleIndex(loaded.rules), [correlations, detector],
-                    EngineSettings(silent_rules=correlations.silent_rules()))
-    alerts: list[Alert] = []
-    step = batch or max(len(events), 1)
-    for i in range(0, len(events), step):
-        alerts.extend(engine.feed(events[i:i + step]))
-    alerts.extend(engine.close())
-    out = [a for a in alerts if a.kind is AlertKind.scenario]
-    return sorted(out, key=lambda a: (a.first_seen, a.rule_id, entity_key(a.entity)))
-
-
-# --------------------------------------------------------------------------- case files
-@dataclass
-class Case:
-    """One case: events, the ids of their offsets, and the alerts expected."""
-
-    scenario: str
-    name: str
-    kind: str
-    context: Context
-    events: list[Event]
-    ids: dict[int, str]
-    expect: list[dict[str, Any]]
-
-    @property
-    def label(self) -> str:
-        return f"{self.scenario}::{self.name}"
-
-
-def _context(raw: dict[str, Any]) -> Context:
-    return Context(calendar=Calendar.from_dict(raw.get("calendar") or {}),
-                   assets=Assets.from_records(raw.get("assets") or []),
-                   zones=Zones.from_mapping(raw.get("zones") or {}))
-
-
-def _event(origin: str, n: int, raw: dict[str, Any]) -> Event:
-    ls = raw.get("logsource", {})
-    return Event(timestamp=datetime.fromisoformat(str(raw["t"])).astimezone(UTC),
-                 data_type=str(raw["data_type"]), fields=dict(raw["fields"]),
-                 original=dict(raw["original"]),
-                 logsource=LogSource(ls.get("product"), ls.get("service"), ls.get("category")),
-                 origin=Origin(origin, n * 100))
-
-
-def load_cases(scenario: str) -> list[Case]:
-    out: list[Case] = []
-    for path in sorted((LIBRARY / scenario / "tests").glob("*.json")):
-        doc = json.loads(path.read_text("utf-8"))
-        context = _context(doc.get("context") or {})
-        for c in doc["cases"]:
-            origin = f"{scenario}/{path.name}"
-            events = [_event(origin, n, raw) for n, raw in enumerate(c["events"])]
-            ids = {n * 100: str(raw["id"]) for n, raw in enumerate(c["events"])}
-            out.append(Case(scenario, c["name"], c["kind"], context, events, ids,
-                            c.get("expect", [])))
-    return out
-
-
 CASES = [c for s in SCENARIOS for c in load_cases(s)]
 POSITIVES = [c for c in CASES if c.kind == "positive"]
 
 
-def shape(case: Case, alert: Alert) -> dict[str, Any]:
-    return {"scenario": alert.rule_id, "entity": alert.entity,
-            "evidence": [case.ids.get(e.event.origin.offset or 0, "?") for e in alert.evidence]}
+def _label(case: Case) -> str:
+    """This module's name for a case (each scenario has one case file): its test id and
+    the seed of its odd batch size."""
+    return f"{case.scenario}::{case.name}"
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -161,47 +57,27 @@ def test_scenario_folder_loads_and_resolves(name: str) -> None:
     """Every folder loads without error; stage references are its own rules or the
     correlations beside it; stage rules are building blocks; the README covers the
     attack, log sources, techniques, false positives, playbook, tuning and tests."""
-    loaded = lib(name)
-    assert [s.id for s in loaded.scenarios.scenarios] == [name]
-    assert {c.name for c in loaded.correlations} == set(CORRELATIONS.get(name, []))
-    # Every stage reference is a rule of the folder or of scenarios/common, or a
-    # correlation beside it (named by its name: its alerts carry it).
-    assert not loaded.scenarios.unresolved()
-    for rule in loaded.rules:
-        assert "kizuki.building-block" in rule.tags and rule.level == "informational", rule.name
-    readme = (LIBRARY / name / "README.md").read_text("utf-8")
-    for heading in ("## Stages", "## Log sources", "## ATT&CK", "## False positives",
-                    "## Tuning", "## Tested on", "## Gaps"):
-        assert heading in readme, (name, heading)
+    loaded, readme = check_folder(name, CASES, CORRELATIONS.get(name, []), (
+        "## Stages", "## Log sources", "## ATT&CK", "## False positives", "## Tuning",
+        "## Tested on", "## Gaps"))
     scenario = loaded.scenarios.scenarios[0]
     assert scenario.playbook is not None and scenario.playbook.startswith(f"{name}-")
     assert scenario.playbook in readme
-    assert {c.kind for c in CASES if c.scenario == name} == {"positive", "decoy"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[_label(c) for c in CASES])
 def test_case(case: Case) -> None:
     """Positives fire exactly as written (scenario, entity, evidence); decoys never."""
-    got = [shape(case, a) for a in run(lib(case.scenario), case.context, case.events)]
-    if case.kind == "decoy":
-        assert case.expect == [] and got == []
-        return
-    assert case.expect, "a positive case must expect an alert"
-    assert got == case.expect
+    check_case(case)
 
 
-@pytest.mark.parametrize("case", POSITIVES, ids=[c.label for c in POSITIVES])
+@pytest.mark.parametrize("case", POSITIVES, ids=[_label(c) for c in POSITIVES])
 def test_same_alerts_whatever_the_batches(case: Case) -> None:
     """Live (one event per batch) gives the same alerts, ids included, as one batch."""
-    whole = run(lib(case.scenario), case.context, case.events)
-    single = run(lib(case.scenario), case.context, case.events, batch=1)
-    assert [a.id for a in single] == [a.id for a in whole]
-    odd = run(lib(case.scenario), case.context, case.events,
-              batch=random.Random(case.label).randint(2, 4))
-    assert [a.id for a in odd] == [a.id for a in whole]
+    check_batches(case, random.Random(_label(case)).randint(2, 4))
 
 
-@pytest.mark.parametrize("case", POSITIVES, ids=[c.label for c in POSITIVES])
+@pytest.mark.parametrize("case", POSITIVES, ids=[_label(c) for c in POSITIVES])
 def test_positive_alerts_explain_themselves(case: Case) -> None:
     for alert in run(lib(case.scenario), case.context, case.events):
         assert alert.playbook and alert.playbook.startswith(case.scenario + "-")
@@ -212,17 +88,6 @@ def test_positive_alerts_explain_themselves(case: Case) -> None:
 
 
 # --------------------------------------------------------------------------- real samples
-def _matches(name: str, paths: list[Path]) -> dict[str, int]:
-    """How many events of ``paths`` each rule of scenario ``name`` matches."""
-    index = RuleIndex(used_rules(lib(name)))
-    counts: dict[str, int] = {}
-    for event in Reader(SourceSettings()).read(paths):
-        for rule in index.match(event):
-            key = rule.name or rule.id or "?"
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
 def _bursts(paths: list[Path]) -> list[tuple[str, int]]:
     """S4's failed-logon burst correlation alerts over ``paths``: (user, evidence)."""
     loaded = lib("S4")
@@ -240,21 +105,14 @@ def test_stage_rules_on_the_bundled_samples() -> None:
     files S5's privileged-change stage, the 104/1102 file S6's log-cleared part (the
     psexec file starts with the author's own 1102). No scenario completes: each file
     holds one step of an attack."""
-    assert _matches("S4", [SAMPLES]) == {"kizuki_failed_logon": 16}
+    assert matches("S4", [SAMPLES]) == {"kizuki_failed_logon": 16}
     assert _bursts([SAMPLES / "T1110-bruteforce-4776-4625.evtx"]) == [
         ("admin", 5), ("administrator", 5)]
-    assert _matches("S5", [SAMPLES]) == {"kizuki_account_or_group_change": 4}
-    assert _matches("S6", [SAMPLES]) == {"kizuki_log_cleared_event": 92}
+    assert matches("S5", [SAMPLES]) == {"kizuki_account_or_group_change": 4}
+    assert matches("S6", [SAMPLES]) == {"kizuki_log_cleared_event": 92}
     events = list(Reader(SourceSettings()).read([SAMPLES]))
     for name in SCENARIOS:
         assert run(lib(name), Context(), events) == [], name
-
-
-def _shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} absent (../shared/data is the dev data set, not shipped)")
-    return path
 
 
 _E2M = ("evtx-to-mitre-attack",)
@@ -263,10 +121,10 @@ _E2M = ("evtx-to-mitre-attack",)
 def test_s4_burst_on_real_brute_force_samples() -> None:
     """Every labelled T1110 EVTX with Windows failed logons gives a burst on its target
     account: NTLM (4776/4625), Windows OpenSSH (4625) and Kerberos (4771)."""
-    brute = _shared(*_E2M, "TA0006-Credential Access", "T1110.xxx-Brut force")
+    brute = shared(*_E2M, "TA0006-Credential Access", "T1110.xxx-Brut force")
     assert _bursts([brute]) == [("admin", 5), ("admin-hacker", 5), ("administrator", 5),
                                 ("admmig", 5)]
-    smb = _shared("hayabusa-sample-evtx", "DeepBlueCLI", "smb-password-guessing-security.evtx")
+    smb = shared("hayabusa-sample-evtx", "DeepBlueCLI", "smb-password-guessing-security.evtx")
     assert _bursts([smb]) == [("administrator", 5)]
 
 
@@ -274,12 +132,12 @@ def test_s5_stage_rules_on_real_discovery_and_account_samples() -> None:
     """Discovery: setspn -Q (Sysmon 1) and PowerShell AD/forest discovery (4104) fire
     the first stage; the remote logons of the same files (SharpHound, CME) the second;
     the account creation and group change files (T1136, T1098) the last one."""
-    discovery = _matches("S5", [_shared(*_E2M, "TA0007-Discovery")])
+    discovery = matches("S5", [shared(*_E2M, "TA0007-Discovery")])
     assert discovery == {"kizuki_domain_discovery_command": 1,
                          "kizuki_powershell_domain_discovery": 2, "kizuki_remote_logon": 56}
-    created = _matches("S5", [_shared(*_E2M, "TA0003-Persistence", "T1136-Create account")])
+    created = matches("S5", [shared(*_E2M, "TA0003-Persistence", "T1136-Create account")])
     assert created.get("kizuki_account_or_group_change", 0) >= 6
-    groups = _matches("S5", [_shared(*_E2M, "TA0003-Persistence",
+    groups = matches("S5", [shared(*_E2M, "TA0003-Persistence",
                                      "T1098.xxx-Account manipulation",
                                      "ID4728-4756-Member added to sensitive domain groups.evtx")])
     assert groups.get("kizuki_account_or_group_change", 0) >= 2
@@ -289,15 +147,15 @@ def test_s6_stage_rules_on_real_log_clearing_and_audit_policy_samples() -> None:
     """T1070.001: 1102/104 (the 104-1102 file clears 91 logs), wmic. T1562.002: auditpol
     /clear and /set …:disable (4688). DE_WinEventLogSvc_Crash: the 7036 'Windows Event
     Log running' after the crash is a restart, not a stop: it stays quiet."""
-    cleared = _matches("S6", [_shared(*_E2M, "TA0005-Defense Evasion",
+    cleared = matches("S6", [shared(*_E2M, "TA0005-Defense Evasion",
                                       "T1070.001-Clear Windows event logs")])
     # The shared clearing-command block (scenarios/common, also S10's) sees the WMI
     # file's `wmic nteventlog ... cl` as well.
     assert cleared == {"kizuki_log_cleared_event": 92, "kizuki_log_clear_command": 1}
-    audit = _matches("S6", [_shared(*_E2M, "TA0005-Defense Evasion",
+    audit = matches("S6", [shared(*_E2M, "TA0005-Defense Evasion",
                                     "T1562.002-Disable Windows Event Logging")])
     assert audit == {"kizuki_logging_stop_command": 2}
-    crash = _matches("S6", [_shared("evtx-attack-samples", "Defense Evasion",
+    crash = matches("S6", [shared("evtx-attack-samples", "Defense Evasion",
                                     "DE_WinEventLogSvc_Crash_System_7036.evtx")])
     assert crash == {}
 
@@ -307,10 +165,10 @@ def test_s2_s3_stage_rules_on_real_samples() -> None:
     nothing from a user folder, so S2's first stage has nothing to see — a documented
     blind spot. S3: the evtx-rs system.evtx holds a real UserPnp 20001/20003 for a USB
     card reader (SWD\\WPDBUSENUM\\…USBSTOR…)."""
-    driveby = _matches("S2", [_shared("evtx-attack-samples", "Execution",
+    driveby = matches("S2", [shared("evtx-attack-samples", "Execution",
                                       "exec_driveby_cve-2018-15982_sysmon_1_10.evtx")])
     assert driveby == {}
-    usb = _matches("S3", [_shared("evtx-rs-samples", "samples", "system.evtx")])
+    usb = matches("S3", [shared("evtx-rs-samples", "samples", "system.evtx")])
     assert usb.get("kizuki_usb_storage_attached", 0) >= 2
 
 
@@ -327,6 +185,6 @@ def test_no_scenario_fires_on_the_demo_week(tmp_path: Path) -> None:
     events = list(Reader(SourceSettings()).read([tmp_path]))
     for name in SCENARIOS:
         assert run(lib(name), context, events) == [], name
-    seen = _matches("S4", [tmp_path])
+    seen = matches("S4", [tmp_path])
     assert seen["kizuki_logon_success"] > 300 and seen["kizuki_account_lockout"] == 1
-    assert _matches("S1", [tmp_path])["kizuki_firewall_connection"] > 1000
+    assert matches("S1", [tmp_path])["kizuki_firewall_connection"] > 1000

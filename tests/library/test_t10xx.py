@@ -10,44 +10,41 @@ Three layers:
 
 from __future__ import annotations
 
-import csv
-import re
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from kizuki.detect.engine import Engine
-from kizuki.model import Event, Origin
-from kizuki.rules import CompiledRule, RuleIndex, load_ruleset
-from kizuki.sources import Reader, SourceSettings
-from kizuki.sources.windows import normalize
+from kizuki.rules import CompiledRule, RuleIndex
+from tests.library.common import (
+    CASES,
+    ROOT,
+    case_event,
+    case_params,
+    case_rule_names,
+    check_coverage,
+    check_quiet_on_benign_samples,
+    check_rule_documents,
+    load_library,
+    matched_names,
+    rule_documents,
+    rules_alone,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules" / "windows" / "t10xx"
-CASES = Path(__file__).parent / "data" / "t10xx"
-LABELLED_SETS = ("evtx-to-mitre-attack", "evtx-attack-samples", "hayabusa-sample-evtx",
-                 "sigma/regression_data")
+TECHNIQUES = range(1000, 1100)
 # Reached 61/61 (100%) when the library was written; a small margin lets a rule be
 # tightened later without breaking the build, while a real regression still fails.
 MIN_COVERAGE = 0.95
 # The two high alerts on evtx-rs-samples are true: System.evtx records the user "tony"
 # clearing the Sysmon/Operational log twice (Event Log service, event 104).
 MAX_BENIGN_HIGH = 2
-TIME = datetime(2024, 1, 10, 12, 0, tzinfo=UTC)
-_TECHNIQUE = re.compile(r"^attack\.t\d{4}(\.\d{3})?$")
 
 
 @pytest.fixture(scope="module")
 def rules() -> list[CompiledRule]:
     """The compiled t10xx library (loading must not report any error)."""
-    ruleset = load_ruleset([RULES])
-    assert ruleset.errors == []
-    return ruleset.rules
+    return load_library(RULES).rules
 
 
 @pytest.fixture(scope="module")
@@ -55,104 +52,28 @@ def index(rules: list[CompiledRule]) -> RuleIndex:
     return RuleIndex(rules)
 
 
-def _rule_docs() -> Iterator[tuple[Path, dict[str, Any]]]:
-    for path in sorted(RULES.glob("*.yml")):
-        yield path, yaml.safe_load(path.read_text("utf-8"))
-
-
 def test_rule_files_are_well_formed(rules: list[CompiledRule]) -> None:
-    docs = list(_rule_docs())
+    docs = rule_documents(RULES)
     assert len(rules) == len(docs) >= 60
-    ids: set[str] = set()
-    names: set[str] = set()
-    for path, doc in docs:
-        where = path.name
-        assert uuid.UUID(doc["id"]).version == 4, where
-        assert doc["id"] not in ids, where
-        ids.add(doc["id"])
-        assert doc["name"] == "kizuki_" + path.stem, where
-        assert doc["name"] not in names, where
-        names.add(doc["name"])
-        assert doc["status"] == "experimental", where
-        assert doc["author"] == "Kizuki", where
-        assert doc["description"].strip() and doc["falsepositives"], where
-        assert doc["level"] in ("low", "medium", "high", "critical"), where
-        techniques = [t for t in doc["tags"] if _TECHNIQUE.match(t)]
-        assert techniques, f"{where}: no ATT&CK technique tag"
-        # The first technique tag is the rule's own, and it is in this library's range.
-        assert 1000 <= int(techniques[0][8:12]) <= 1099, where
+    check_rule_documents(docs, TECHNIQUES)
 
 
-def _event(spec: dict[str, Any], name: str) -> Event:
-    """A Windows event normalized as the EVTX reader would (real logsource, ECS fields)."""
-    original = dict(spec["original"])
-    fields, logsource = normalize(original)
-    return Event(timestamp=TIME, data_type="windows:evtx:record", fields=fields,
-                 original=original, logsource=logsource, origin=Origin(path=f"case:{name}"))
-
-
-def _cases() -> Iterator[Any]:
-    for path in sorted(CASES.glob("*.yml")):
-        for spec in yaml.safe_load(path.read_text("utf-8"))["events"]:
-            yield pytest.param(spec, id=f"{path.stem}::{spec['name']}")
-
-
-@pytest.mark.parametrize("spec", list(_cases()))
-def test_case_matches_exactly(spec: dict[str, Any], index: RuleIndex) -> None:
-    event = _event(spec, spec["name"])
-    matched = sorted(rule.name or rule.title for rule in index.match(event))
-    assert matched == sorted(spec["expect"])
+@pytest.mark.parametrize(("spec", "kind"), case_params(CASES / "t10xx"))
+def test_case_matches_exactly(spec: dict[str, Any], kind: str, index: RuleIndex) -> None:
+    assert matched_names(index, case_event(spec, kind)) == sorted(spec["expect"])
 
 
 def test_every_case_rule_exists(rules: list[CompiledRule]) -> None:
-    names = {rule.name for rule in rules}
-    expected = {n for p in _cases() for n in p.values[0]["expect"]}
-    assert expected <= names
+    assert case_rule_names(CASES / "t10xx") <= {rule.name for rule in rules}
 
 
 # -- shared data ---------------------------------------------------------------------
 
-def _labelled_files(shared: Path) -> dict[str, list[str]]:
-    """Technique -> labelled EVTX files, for the techniques of this range."""
-    out: dict[str, list[str]] = {}
-    with (shared / "MANIFEST.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if not row["path"].startswith(LABELLED_SETS):
-                continue
-            for tech in filter(None, row["techniques"].split(";")):
-                if 1000 <= int(tech[1:5]) <= 1099:
-                    out.setdefault(tech, []).append(row["path"])
-    return out
-
-
-def _alerted_techniques(index: RuleIndex, path: Path) -> set[str]:
-    events = list(Reader(SourceSettings()).read([path]))
-    return {t.upper() for a in Engine(index).run(events) for t in a.attack}
-
-
 def test_technique_coverage_on_labelled_sets(shared_data: Path, index: RuleIndex) -> None:
-    labelled = _labelled_files(shared_data)
-    assert len(labelled) >= 55  # the range as computed when the library was written
-    fired: dict[str, set[str]] = {}
-    missed = []
-    for tech, files in sorted(labelled.items()):
-        parent = tech.split(".")[0]
-        for f in files:
-            if f not in fired:
-                fired[f] = _alerted_techniques(index, shared_data / f)
-            if tech in fired[f] or parent in fired[f]:
-                break
-        else:
-            missed.append(tech)
-    rate = 1 - len(missed) / len(labelled)
-    assert rate >= MIN_COVERAGE, f"coverage {rate:.1%}, missed {missed}"
+    # 55: the range as computed when the library was written.
+    check_coverage(shared_data, TECHNIQUES, rules_alone(index), min_labelled=55,
+                   min_rate=MIN_COVERAGE)
 
 
 def test_quiet_on_benign_samples(shared_data: Path, index: RuleIndex) -> None:
-    folder = shared_data / "evtx-rs-samples" / "samples"
-    loud = []
-    for path in sorted(folder.glob("*.evtx")):
-        events = list(Reader(SourceSettings()).read([path]))
-        loud += [(path.name, a.rule_title) for a in Engine(index).run(events)
-                 if a.severity in ("high", "critical")]
-    assert len(loud) <= MAX_BENIGN_HIGH, loud
+    check_quiet_on_benign_samples(shared_data, rules_alone(index), MAX_BENIGN_HIGH)

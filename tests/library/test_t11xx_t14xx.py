@@ -13,60 +13,56 @@ Four layers:
 
 from __future__ import annotations
 
-import csv
-import re
-import uuid
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kizuki.detect import EngineSettings
 from kizuki.detect.correlation import CorrelationDetector
 from kizuki.detect.engine import Engine
-from kizuki.model import Alert, Event, LogSource, Origin
-from kizuki.rules import RuleIndex, RuleSet, load_ruleset
+from kizuki.model import Alert, Event, Origin
+from kizuki.rules import RuleIndex, RuleSet
 from kizuki.sources import Reader, SourceSettings
 from kizuki.sources.windows import normalize
+from tests.library.common import (
+    CASES,
+    ROOT,
+    TIME,
+    WEB,
+    case_event,
+    case_params,
+    case_rule_names,
+    check_coverage,
+    check_quiet_on_benign_samples,
+    check_rule_documents,
+    load_library,
+    matched_names,
+    rule_documents,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 WINDOWS_RULES = ROOT / "rules" / "windows" / "t11xx-t14xx"
 WEB_RULES = ROOT / "rules" / "web"
-CASES = Path(__file__).parent / "data" / "t11xx_t14xx"
-LABELLED_SETS = ("evtx-to-mitre-attack", "evtx-attack-samples", "hayabusa-sample-evtx",
-                 "sigma/regression_data")
+TECHNIQUES = range(1100, 1500)
 # Reached 43/48 (89.6%) with this library alone when it was written (T1102.002 is caught
 # by the t10xx CI-runner rule; T1140, T1203, T1217, T1137 have no honest match in their
 # files). The margin lets a rule be tightened without breaking the build.
 MIN_COVERAGE = 0.85
 # No high or critical alert of this library on evtx-rs-samples when it was written.
 MAX_BENIGN_HIGH = 0
-TIME = datetime(2024, 1, 10, 12, 0, tzinfo=UTC)
-_TECHNIQUE = re.compile(r"^attack\.t\d{4}(\.\d{3})?$")
-_WEB = LogSource(category="webserver")
 
 
 @pytest.fixture(scope="module")
 def ruleset() -> RuleSet:
     """The compiled t11xx–t14xx and web library (loading must not report any error)."""
-    loaded = load_ruleset([WINDOWS_RULES, WEB_RULES])
-    assert loaded.errors == []
-    return loaded
+    return load_library(WINDOWS_RULES, WEB_RULES)
 
 
 @pytest.fixture(scope="module")
 def index(ruleset: RuleSet) -> RuleIndex:
     return RuleIndex(ruleset.rules)
-
-
-def _documents() -> Iterator[tuple[Path, dict[str, Any]]]:
-    for folder in (WINDOWS_RULES, WEB_RULES):
-        for path in sorted(folder.glob("*.yml")):
-            for doc in yaml.safe_load_all(path.read_text("utf-8")):
-                yield path, doc
 
 
 def _run(ruleset: RuleSet, events: Sequence[Event]) -> list[Alert]:
@@ -79,68 +75,21 @@ def _run(ruleset: RuleSet, events: Sequence[Event]) -> list[Alert]:
 
 
 def test_rule_files_are_well_formed(ruleset: RuleSet) -> None:
-    docs = list(_documents())
+    docs = rule_documents(WINDOWS_RULES, WEB_RULES)
     assert len(ruleset.rules) + len(ruleset.correlations) == len(docs) >= 70
-    ids: set[str] = set()
-    names: set[str] = set()
-    headline: dict[Path, list[dict[str, Any]]] = {}
-    for path, doc in docs:
-        where = f"{path.name}:{doc.get('name')}"
-        assert uuid.UUID(doc["id"]).version == 4, where
-        assert doc["id"] not in ids, where
-        ids.add(doc["id"])
-        assert doc["name"].startswith("kizuki_") and doc["name"] not in names, where
-        names.add(doc["name"])
-        assert doc["status"] == "experimental" and doc["author"] == "Kizuki", where
-        assert doc["description"].strip(), where
-        if doc["level"] == "informational":
-            # A building block: it only feeds a correlation of the same file.
-            assert "correlation" not in doc and "tags" not in doc, where
-            continue
-        headline.setdefault(path, []).append(doc)
-        assert doc["level"] in ("low", "medium", "high", "critical"), where
-        assert doc["falsepositives"], where
-        techniques = [t for t in doc["tags"] if _TECHNIQUE.match(t)]
-        assert techniques, f"{where}: no ATT&CK technique tag"
-        # The first technique tag is the rule's own, and it is in this library's range.
-        assert 1100 <= int(techniques[0][8:12]) <= 1499, where
-    for path, rules in headline.items():
-        # One rule per file, named after the file (building blocks aside).
-        assert [d["name"] for d in rules] == ["kizuki_" + path.stem], path.name
+    # Building blocks (informational) feed a correlation of their file.
+    check_rule_documents(docs, TECHNIQUES, building_blocks=True)
 
 
-def _event(spec: dict[str, Any], name: str, kind: str) -> Event:
-    """An event shaped as the readers make it (real logsource, ECS fields)."""
-    original = dict(spec["original"])
-    if kind == "web":
-        return Event(timestamp=TIME, data_type="web:access:line", fields={},
-                     original=original, logsource=_WEB, origin=Origin(path=f"case:{name}"))
-    fields, logsource = normalize(original)
-    return Event(timestamp=TIME, data_type="windows:evtx:record", fields=fields,
-                 original=original, logsource=logsource, origin=Origin(path=f"case:{name}"))
-
-
-def _cases() -> Iterator[Any]:
-    for path in sorted(CASES.glob("*.yml")):
-        doc = yaml.safe_load(path.read_text("utf-8"))
-        for spec in doc["events"]:
-            yield pytest.param(spec, doc.get("kind", "windows"),
-                               id=f"{path.stem}::{spec['name']}")
-
-
-@pytest.mark.parametrize(("spec", "kind"), list(_cases()))
+@pytest.mark.parametrize(("spec", "kind"), case_params(CASES / "t11xx_t14xx"))
 def test_case_matches_exactly(spec: dict[str, Any], kind: str, index: RuleIndex) -> None:
-    event = _event(spec, spec["name"], kind)
     # Building blocks (informational) only feed correlations; they are not asserted here.
-    matched = sorted(rule.name or rule.title for rule in index.match(event)
-                     if rule.level != "informational")
+    matched = matched_names(index, case_event(spec, kind), building_blocks=True)
     assert matched == sorted(spec["expect"])
 
 
 def test_every_case_rule_exists(ruleset: RuleSet) -> None:
-    names = {rule.name for rule in ruleset.rules}
-    expected = {n for p in _cases() for n in p.values[0]["expect"]}
-    assert expected <= names
+    assert case_rule_names(CASES / "t11xx_t14xx") <= {rule.name for rule in ruleset.rules}
 
 
 # -- correlations ----------------------------------------------------------------------
@@ -205,7 +154,7 @@ def test_sql_injection_burst_keeps_single_request_alerts(ruleset: RuleSet) -> No
         original = {"c-ip": ip, "cs-method": "GET", "sc-status": 500,
                     "cs-uri-query": f"/p.php?id={i}%27%20or%201=1--"}
         return Event(timestamp=TIME + timedelta(seconds=i), data_type="web:access:line",
-                     fields={"source.ip": ip}, original=original, logsource=_WEB,
+                     fields={"source.ip": ip}, original=original, logsource=WEB,
                      origin=Origin(path="case:web", offset=i))
 
     burst = _run(ruleset, [request(i, "198.51.100.7") for i in range(12)])
@@ -225,53 +174,13 @@ def test_web_rules_fire_on_the_repository_samples(ruleset: RuleSet) -> None:
 
 # -- shared data -------------------------------------------------------------------------
 
-def _labelled_files(shared: Path) -> dict[str, list[str]]:
-    """Technique -> labelled EVTX files, for the techniques of this range."""
-    out: dict[str, list[str]] = {}
-    with (shared / "MANIFEST.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if not row["path"].startswith(LABELLED_SETS):
-                continue
-            for tech in filter(None, row["techniques"].split(";")):
-                if 1100 <= int(tech[1:5]) <= 1499:
-                    out.setdefault(tech, []).append(row["path"])
-    return out
-
-
-def _alerted_techniques(ruleset: RuleSet, path: Path) -> set[str]:
-    events = list(Reader(SourceSettings()).read([path]))
-    return {t.upper() for a in _run(ruleset, events) for t in a.attack}
-
-
-def _covers(technique: str, fired: set[str]) -> bool:
-    """As `kizuki eval`: the technique, its parent or one of its sub-techniques."""
-    parent = technique.split(".")[0]
-    return bool({technique, parent} & fired) or any(
-        t.startswith(technique + ".") for t in fired)
-
-
 def test_technique_coverage_on_labelled_sets(shared_data: Path, ruleset: RuleSet) -> None:
-    labelled = _labelled_files(shared_data)
-    assert len(labelled) >= 45  # the range as computed when the library was written
-    fired: dict[str, set[str]] = {}
-    missed = []
-    for tech, files in sorted(labelled.items()):
-        for f in files:
-            if f not in fired:
-                fired[f] = _alerted_techniques(ruleset, shared_data / f)
-            if _covers(tech, fired[f]):
-                break
-        else:
-            missed.append(tech)
-    rate = 1 - len(missed) / len(labelled)
-    assert rate >= MIN_COVERAGE, f"coverage {rate:.1%}, missed {missed}"
+    # 45: the range as computed when the library was written. A technique counts as
+    # `kizuki eval` counts it: itself, its parent or one of its sub-techniques.
+    check_coverage(shared_data, TECHNIQUES, lambda events: _run(ruleset, events),
+                   min_labelled=45, min_rate=MIN_COVERAGE, subtechniques=True)
 
 
 def test_quiet_on_benign_samples(shared_data: Path, ruleset: RuleSet) -> None:
-    folder = shared_data / "evtx-rs-samples" / "samples"
-    loud = []
-    for path in sorted(folder.glob("*.evtx")):
-        events = list(Reader(SourceSettings()).read([path]))
-        loud += [(path.name, a.rule_title) for a in _run(ruleset, events)
-                 if a.severity in ("high", "critical")]
-    assert len(loud) <= MAX_BENIGN_HIGH, loud
+    check_quiet_on_benign_samples(shared_data, lambda events: _run(ruleset, events),
+                                  MAX_BENIGN_HIGH)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,18 +14,11 @@ from kizuki.sources.base import ParseWarning
 from kizuki.sources.cef import CefParser, LeefParser, parse_extension, parse_time
 from kizuki.sources.firewall import SyslogClock
 
-from ..conftest import DATA, read_all
+from ..conftest import DATA, assert_not_sniffed_outside, offset_of, read_all
 
 CEF_DIR = DATA / "cef"
 Y2024 = SourceSettings(year=2024)
 MINE = {"cef", "leef"}
-
-
-def offset_of(path: Path, start: str) -> int:
-    data = path.read_bytes()
-    at = data.index(start.encode())
-    assert at == 0 or data[at - 1:at] == b"\n"
-    return at
 
 
 def parse_bytes(data: bytes, mtime: datetime | None = None
@@ -292,9 +284,4 @@ def test_reader_picks_cef_and_leef(name: str, fmt: str) -> None:
 
 
 def test_cef_parsers_leave_other_samples_alone() -> None:
-    others = [p for p in DATA.rglob("*") if p.is_file() and p.parent.name != "cef"
-              and p.suffix != ".md"]
-    assert others
-    for path in others:
-        parser, _ = registry.sniff(path.read_bytes()[:65536], path.name)
-        assert parser is None or parser.NAME not in MINE, path
+    assert_not_sniffed_outside("cef", MINE)

@@ -7,7 +7,6 @@ Every firewall event must say deny or allow explicitly (``kizuki.firewall.decisi
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,19 +16,11 @@ from kizuki.sources import ParseContext, SourceFile, SourceSettings, registry
 from kizuki.sources.base import ParseWarning
 from kizuki.sources.firewall import IptablesParser, SyslogClock, decide, parse_header
 
-from ..conftest import DATA, read_all
+from ..conftest import DATA, assert_not_sniffed_outside, offset_of, read_all
 
 FW = DATA / "firewall"
 Y2024 = SourceSettings(year=2024)
 MINE = {"iptables", "cisco-asa", "pfsense-filterlog"}
-
-
-def offset_of(path: Path, start: str) -> int:
-    """The byte offset of the line of ``path`` that starts with ``start``."""
-    data = path.read_bytes()
-    at = data.index(start.encode())
-    assert at == 0 or data[at - 1:at] == b"\n"
-    return at
 
 
 def by_time(events: list[Event], iso: str) -> Event:
@@ -388,12 +379,7 @@ def test_reader_picks_the_firewall_parsers(name: str, fmt: str) -> None:
 
 
 def test_firewall_parsers_leave_other_samples_alone() -> None:
-    others = [p for p in DATA.rglob("*") if p.is_file() and p.parent.name != "firewall"
-              and p.suffix != ".md"]
-    assert others
-    for path in others:
-        parser, _ = registry.sniff(path.read_bytes()[:65536], path.name)
-        assert parser is None or parser.NAME not in MINE, path
+    assert_not_sniffed_outside("firewall", MINE)
 
 
 def test_syslog_with_a_few_firewall_lines_stays_syslog() -> None:

@@ -10,7 +10,7 @@ from kizuki.sources import ParseContext, SourceFile, SourceSettings, registry
 from kizuki.sources.base import ParseWarning
 from kizuki.sources.web import IisW3cParser, WebAccessParser
 
-from ..conftest import DATA, read_all
+from ..conftest import DATA, assert_not_sniffed_outside, read_all
 
 WEB = DATA / "web"
 ACCESS = WEB / "access.log"
@@ -246,10 +246,7 @@ def test_sniffing_picks_web_parsers_for_web_only() -> None:
         source = SourceFile.from_bytes(path.name, path.read_bytes())
         parser, _ = registry.sniff(source.head(), source.name)
         assert parser is not None and parser.NAME == expected
-    for path in sorted(DATA.rglob("*")):
-        if path.is_file() and path.suffix != ".md" and path.parent.name != "web":
-            parser, _ = registry.sniff(path.read_bytes()[:65536], path.name)
-            assert parser is None or parser.NAME not in OURS, path
+    assert_not_sniffed_outside("web", OURS)
     # A W3C log that is not a web server's (Windows Firewall) is not IIS.
     firewall = (b"#Version: 1.5\r\n#Software: Microsoft Windows Firewall\r\n#Time Format: Local"
                 b"\r\n#Fields: date time action protocol src-ip dst-ip src-port dst-port size"

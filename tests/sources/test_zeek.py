@@ -13,7 +13,7 @@ from kizuki.sources import ParseContext, SourceFile, registry
 from kizuki.sources.base import ParseWarning
 from kizuki.sources.zeek import ZeekJsonParser, ZeekTsvParser, log_type_from_name
 
-from ..conftest import DATA, read_all
+from ..conftest import DATA, assert_not_sniffed_outside, read_all
 
 ZEEK = DATA / "zeek"
 OURS = {"zeek-tsv", "zeek-json"}
@@ -252,10 +252,7 @@ def test_sniffing_picks_zeek_for_zeek_only() -> None:
         source = SourceFile.from_bytes(name, (ZEEK / name).read_bytes())
         parser, _ = registry.sniff(source.head(), source.name)
         assert parser is not None and parser.NAME == expected, name
-    for path in sorted(DATA.rglob("*")):
-        if path.is_file() and path.suffix != ".md" and path.parent.name != "zeek":
-            parser, _ = registry.sniff(path.read_bytes()[:65536], path.name)
-            assert parser is None or parser.NAME not in OURS, path
+    assert_not_sniffed_outside("zeek", OURS)
 
 
 @pytest.mark.parametrize("line", [

@@ -39,7 +39,6 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, SigmaRule
 from sigma.types import (
     CompareOperators,
-    Placeholder,
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
@@ -53,12 +52,16 @@ from sigma.types import (
     SigmaString,
     SigmaTimestampPart,
     SigmaType,
-    SpecialChars,
 )
 
 from kizuki.model import LogSource
 from kizuki.rules.compile import CompiledRule
-from kizuki.rules.modifiers import ValueError_, expand_placeholders
+from kizuki.rules.modifiers import (
+    ValueError_,
+    WildcardSet,
+    expand_placeholders,
+    wildcard_regex,
+)
 from kizuki.rules.pipeline import Binding, Pipeline
 
 #: A boolean Arrow array without nulls, one value per row of a block.
@@ -153,61 +156,19 @@ def re2_literal(text: str) -> str:
     return "".join(out)
 
 
-class _Strings:
-    def __init__(self, lowered: bool) -> None:
-        self.lowered = lowered
-        self.exact: set[str] = set()
-        self.prefixes: list[str] = []
-        self.suffixes: list[str] = []
-        self.contains: list[str] = []
-        self.patterns: list[str] = []
-        self.anything = False
+class _Strings(WildcardSet):
+    """The strings of one detection item, as the row-wise compiler sorts them, with the
+    patterns written for RE2."""
 
-    def add(self, s: SigmaString) -> None:
-        # The same cases, in the same order, as kizuki.rules.modifiers._StringSet.add.
-        parts = s.s
-        low = self.lowered
-        multi = SpecialChars.WILDCARD_MULTI
-
-        def lit(p: str) -> str:
-            return p.lower() if low else p
-
-        if any(isinstance(p, Placeholder) for p in parts):
-            raise ValueError_("placeholder")
-        if not parts:
-            self.exact.add("")
-        elif all(isinstance(p, str) for p in parts):
-            self.exact.add(lit("".join(p for p in parts if isinstance(p, str))))
-        elif len(parts) == 1 and parts[0] is multi:
-            self.anything = True
-        elif len(parts) == 2 and parts[0] is multi and isinstance(parts[1], str):
-            self.suffixes.append(lit(parts[1]))
-        elif len(parts) == 2 and parts[1] is multi and isinstance(parts[0], str):
-            self.prefixes.append(lit(parts[0]))
-        elif (len(parts) == 3 and parts[0] is multi and parts[2] is multi
-              and isinstance(parts[1], str)):
-            self.contains.append(lit(parts[1]))
-        else:
-            rx = []
-            for p in parts:
-                if isinstance(p, str):
-                    rx.append(re2_literal(lit(p)))
-                elif p is multi:
-                    rx.append(".*")
-                else:
-                    rx.append(".")
-            self.patterns.append("".join(rx))
-
-    def empty(self) -> bool:
-        return not (self.exact or self.prefixes or self.suffixes or self.contains
-                    or self.patterns or self.anything)
+    def pattern(self, s: SigmaString) -> str:
+        return wildcard_regex(s, self.lower, re2_literal)
 
     def freeze(self) -> StrSet:
         pattern = None
         if self.patterns:
             # Python's fullmatch with DOTALL: anchored at both ends, `.` takes newlines.
             pattern = "(?s)^(?:" + "|".join(f"(?:{p})" for p in self.patterns) + ")$"
-        return StrSet(self.lowered, frozenset(self.exact), tuple(self.prefixes),
+        return StrSet(self.lower, frozenset(self.exact), tuple(self.prefixes),
                       tuple(self.suffixes), tuple(self.contains), pattern, self.anything)
 
 
@@ -255,8 +216,8 @@ class _Group:
     """The values of one detection item, as kizuki.rules.modifiers.ValueGroup sorts them."""
 
     def __init__(self) -> None:
-        self.strings = _Strings(lowered=True)
-        self.cased = _Strings(lowered=False)
+        self.strings = _Strings(lower=True)
+        self.cased = _Strings(lower=False)
         self.numbers: set[int | float] = set()
         self.bools: set[bool] = set()
         self.null = False

@@ -167,12 +167,14 @@ def expand_placeholders(
 # --------------------------------------------------------------------------- strings
 
 
-def wildcard_regex(s: SigmaString, lower: bool) -> str:
-    """The regex source of a wildcard string (``*`` → ``.*``, ``?`` → ``.``)."""
+def wildcard_regex(s: SigmaString, lower: bool,
+                   literal: Callable[[str], str] = re.escape) -> str:
+    """The regex source of a wildcard string (``*`` → ``.*``, ``?`` → ``.``), its literal
+    parts written by ``literal`` (Python ``re`` escapes by default)."""
     out = []
     for part in s.s:
         if isinstance(part, str):
-            out.append(re.escape(part.lower() if lower else part))
+            out.append(literal(part.lower() if lower else part))
         elif part is SpecialChars.WILDCARD_MULTI:
             out.append(".*")
         elif part is SpecialChars.WILDCARD_SINGLE:
@@ -182,8 +184,15 @@ def wildcard_regex(s: SigmaString, lower: bool) -> str:
     return "".join(out)
 
 
-class _StringSet:
-    """OR of wildcard strings, all case-insensitive or all case-sensitive."""
+class WildcardSet:
+    """An OR of wildcard strings, sorted by shape so that each shape gets its fastest test.
+
+    A string is an exact value, a prefix (``abc*``), a suffix (``*abc``), a substring
+    (``*abc*``), anything at all (``*``), or else a pattern; literals are lowered when
+    the set is case-insensitive. Subclasses say how a pattern is written (:meth:`pattern`):
+    Python ``re`` source here, RE2 source for the columnar scan
+    (kizuki.detect.columnar_compile), so that both sort the same strings the same way.
+    """
 
     def __init__(self, lower: bool) -> None:
         self.lower = lower
@@ -193,6 +202,10 @@ class _StringSet:
         self.contains: list[str] = []
         self.patterns: list[str] = []
         self.anything = False
+
+    def pattern(self, s: SigmaString) -> str:
+        """The regex source of a string of no simpler shape (anchored by the caller)."""
+        return wildcard_regex(s, self.lower)
 
     def add(self, s: SigmaString) -> None:
         parts = s.s
@@ -218,7 +231,7 @@ class _StringSet:
         elif n == 3 and parts[0] is multi and parts[2] is multi and isinstance(inner[0], str):
             self.contains.append(inner[0].lower() if low else inner[0])
         else:
-            self.patterns.append(wildcard_regex(s, low))
+            self.patterns.append(self.pattern(s))
 
     def empty(self) -> bool:
         return not (
@@ -229,6 +242,10 @@ class _StringSet:
             or self.patterns
             or self.anything
         )
+
+
+class _StringSet(WildcardSet):
+    """OR of wildcard strings, all case-insensitive or all case-sensitive."""
 
     def build(self) -> ValueTest:
         """The test over a raw value, as written (``cased`` strings)."""
