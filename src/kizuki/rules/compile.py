@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
 from sigma.conditions import (
     ConditionAND,
     ConditionIdentifier,
@@ -318,11 +319,16 @@ def _compile_item(item: SigmaDetectionItem, ctx: _Context) -> Predicate:
         if not all_linked and len(values) > 1 and all(x is not None for x in literals):
             # A keyword list of plain words (SigmaHQ's "Mimikatz Use" has 25) is one
             # pass over the event's lowered text, not one memo lookup per word.
-            words = tuple(x for x in literals if x is not None)
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
+            for word in literals:
+                if word:
+                    automaton.add_word(word)
+            automaton.make_automaton()
+            find = automaton.iter
 
             def any_keyword(e: Event) -> bool:
-                low = haystack(e)[1]
-                return any(w in low for w in words)
+                # One Aho–Corasick pass over the event's lowered text for all the words.
+                return next(find(haystack(e)[1]), None) is not None
 
             pred = any_keyword
         else:

@@ -93,7 +93,8 @@ def haystack(e: Event) -> tuple[str, str, tuple[str, ...]]:
     vals = MEMO.values(e)
     hay: tuple[str, str, tuple[str, ...]] | None = vals.get(_HAY_KEY)
     if hay is None:
-        texts = [text_of(v) for v in e.original.values() if v is not None]
+        texts: list[str] = [v if type(v) is str else (text_of(v) or "")
+                            for v in e.original.values() if v is not None]
         if e.message:
             texts.append(e.message)
         values = tuple(t for t in texts if t)

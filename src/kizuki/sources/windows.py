@@ -122,18 +122,21 @@ def normalize(original: dict[str, Any]) -> tuple[dict[str, Any], LogSource]:
         event_id = 0
     spec = m.spec(str(channel), event_id, str(original.get("Provider_Name") or ""))
     fields: dict[str, Any] = dict(spec.constant)
-    ranks: dict[str, int] = {}
+    seen: set[str] = set()
     field_map = spec.field_map
-    for key, value in original.items():
-        target = field_map.get(key)
-        if target is None or value is None:
+    # Only the record's keys that the map knows (a set intersection, in C); sorted by
+    # rank so that the first present original name wins each ECS field.
+    for key in sorted(field_map.keys() & original.keys(), key=lambda k: field_map[k][1]):
+        value = original[key]
+        target = field_map[key]
+        if value is None:
             continue
         if isinstance(value, str) and value in _IGNORED_VALUES:
             continue
-        ecs, rank = target
-        if ecs in ranks and ranks[ecs] <= rank:
+        ecs = target[0]
+        if ecs in seen:
             continue
-        ranks[ecs] = rank
+        seen.add(ecs)
         fields[ecs] = value
     user = fields.get("user.name")
     if isinstance(user, str) and "\\" in user:
