@@ -8,6 +8,7 @@ repository's ``rules/`` and ``scenarios/`` (issue 4, :mod:`kizuki.rules.library`
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,12 @@ def load_detection(
     context = Context.load(context_dir) if context_dir else Context()
     correlation = CorrelationDetector(library.correlations, library.rules)
     errors.extend(correlation.errors)
+    # The compiled library (thousands of rules, their closures and pySigma trees) lives
+    # as long as the process: take it out of the cyclic GC's reach, which otherwise walks
+    # it again on every collection of a long scan (and, before a fork, would touch every
+    # page the workers share).
+    gc.collect()
+    gc.freeze()
     # A hunt asks risk for what no single detection says: two distinct rules at least.
     return Detection(library.rules, library.scenarios, correlation, context, errors,
                      min_rule_level, RiskSettings(min_sources=2) if risk else None)
