@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kizuki.model import Event
@@ -88,11 +88,13 @@ class ParallelScan:
             results: Iterator[FileResult] = map(_scan_file, files)
             yield from self._collect(results, rules)
             return
-        _INDEX, _SETTINGS = self.index, self.settings
+        # Each worker reads whole files on its own core: the evtx library's own thread
+        # pool would only make the workers compete for the same cores.
+        _INDEX, _SETTINGS = self.index, replace(self.settings, evtx_threads=1)
         ctx = mp.get_context("fork")
         with ctx.Pool(self.jobs) as pool:
             # imap keeps the file order, so statistics and warnings read as in one process.
-            yield from self._collect(pool.imap(_scan_file, files, chunksize=4), rules)
+            yield from self._collect(pool.imap(_scan_file, files, chunksize=8), rules)
 
     def _collect(self, results: Iterator[FileResult], rules: list[CompiledRule]
                  ) -> Iterator[tuple[Event, list[CompiledRule]]]:

@@ -37,6 +37,9 @@ class SourceSettings:
 
     timezone: str = DEFAULT_TZ
     year: int | None = None
+    #: Threads the ``evtx`` library may use per file (0: its default, one per core).
+    #: Worker processes that already split the files between cores set 1.
+    evtx_threads: int = 0
 
     @property
     def tz(self) -> ZoneInfo:

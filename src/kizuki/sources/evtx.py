@@ -157,16 +157,16 @@ class EvtxParser(Parser):
             return 100
         return 10 if name.lower().endswith(".evtx") else 0
 
-    def _open(self, source: SourceFile) -> Any:
+    def _open(self, source: SourceFile, threads: int) -> Any:
         if source.real_path is not None:
-            return pyevtx.PyEvtxParser(source.real_path, number_of_threads=self.threads)
+            return pyevtx.PyEvtxParser(source.real_path, number_of_threads=threads)
         with source.open() as fh:
             data = fh.read()
-        return pyevtx.PyEvtxParser(io.BytesIO(data), number_of_threads=self.threads)
+        return pyevtx.PyEvtxParser(io.BytesIO(data), number_of_threads=threads)
 
     def parse(self, source: SourceFile, ctx: ParseContext) -> Iterator[Event]:
         try:
-            parser = self._open(source)
+            parser = self._open(source, self.threads or ctx.settings.evtx_threads)
         except (RuntimeError, OSError, ValueError) as exc:
             ctx.warn(0, "evtx-bad-file", f"not a readable EVTX file: {exc}")
             return
