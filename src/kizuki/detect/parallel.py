@@ -25,6 +25,8 @@ from kizuki.sources.reader import FileStats, is_skipped
 # Set in the parent just before the pool forks; read by the workers.
 _INDEX: RuleIndex | None = None
 _SETTINGS: SourceSettings | None = None
+#: Position of each rule in ``_INDEX.rules`` (rules travel back as positions).
+_POSITIONS: dict[int, int] = {}
 
 
 @dataclass(slots=True)
@@ -41,7 +43,7 @@ def _scan_file(path: str) -> FileResult:
     assert _INDEX is not None
     warnings: list[ParseWarning] = []
     reader = Reader(_SETTINGS, sink=warnings.append)
-    positions = {id(rule): i for i, rule in enumerate(_INDEX.rules)}
+    positions = _POSITIONS
     candidates = _INDEX.candidates
     out: list[tuple[Event, list[int]]] = []
     seen = 0
@@ -80,9 +82,10 @@ class ParallelScan:
     def matches(self, paths: Sequence[str | os.PathLike[str]]
                 ) -> Iterator[tuple[Event, list[CompiledRule]]]:
         """(event, matched rules) for every event that matched at least one rule."""
-        global _INDEX, _SETTINGS
+        global _INDEX, _SETTINGS, _POSITIONS
         files = _inputs(paths)
         rules = self.index.rules
+        _POSITIONS = {id(rule): i for i, rule in enumerate(rules)}
         if self.jobs <= 1 or len(files) <= 1 or "fork" not in mp.get_all_start_methods():
             _INDEX, _SETTINGS = self.index, self.settings
             results: Iterator[FileResult] = map(_scan_file, files)
