@@ -19,6 +19,7 @@ limited to the time window), e.g. ``SELECT "host.name", count(*) FROM events GRO
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 from collections.abc import Mapping
@@ -178,6 +179,11 @@ def _tail_table(
 _DB: list[duckdb.DuckDBPyConnection] = []
 
 
+def _close_database() -> None:
+    while _DB:
+        _DB.pop().close()
+
+
 def _database() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB per process; each query gets its own cursor (connection).
 
@@ -187,6 +193,9 @@ def _database() -> duckdb.DuckDBPyConnection:
         db = duckdb.connect()
         db.execute("SET TimeZone='UTC'")
         _DB.append(db)
+        # Closed before the interpreter tears DuckDB's bindings down (otherwise nanobind
+        # reports the still-open connection's objects as leaks at exit).
+        atexit.register(_close_database)
     return _DB[0]
 
 
