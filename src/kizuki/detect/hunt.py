@@ -8,6 +8,7 @@ repository's ``rules/`` and ``scenarios/`` (issue 4, :mod:`kizuki.rules.library`
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,8 @@ from kizuki.sources import Reader, SourceSettings, registry
 from kizuki.sources.base import HEAD_SIZE, ParseWarning
 from kizuki.sources.reader import FileStats
 from kizuki.sources.winjson import EcsJsonParser
+
+_UNFREEZE_AT_EXIT: list[bool] = []
 
 
 @dataclass
@@ -87,6 +90,11 @@ def load_detection(
     # page the workers share).
     gc.collect()
     gc.freeze()
+    if not _UNFREEZE_AT_EXIT:
+        # Let the interpreter's last collection see them again, so extension modules
+        # (DuckDB's bindings) are torn down cleanly.
+        atexit.register(gc.unfreeze)
+        _UNFREEZE_AT_EXIT.append(True)
     # A hunt asks risk for what no single detection says: two distinct rules at least.
     return Detection(library.rules, library.scenarios, correlation, context, errors,
                      min_rule_level, RiskSettings(min_sources=2) if risk else None)
