@@ -27,6 +27,8 @@ class EventSpec:
     constant: tuple[tuple[str, Any], ...]
     field_map: dict[str, tuple[str, int]]
     logsource: LogSource
+    #: original name -> rank, for ordering the names a record has (first present wins)
+    rank: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -105,6 +107,7 @@ def _spec(m: WindowsMapping, channel: str, event_id: int, provider: str) -> Even
         constant=tuple(constant),
         field_map=fields,
         logsource=LogSource("windows", service, category),
+        rank={key: rank for key, (_ecs, rank) in fields.items()},
     )
 
 
@@ -126,7 +129,7 @@ def normalize(original: dict[str, Any]) -> tuple[dict[str, Any], LogSource]:
     field_map = spec.field_map
     # Only the record's keys that the map knows (a set intersection, in C); sorted by
     # rank so that the first present original name wins each ECS field.
-    for key in sorted(field_map.keys() & original.keys(), key=lambda k: field_map[k][1]):
+    for key in sorted(field_map.keys() & original.keys(), key=spec.rank.__getitem__):
         value = original[key]
         target = field_map[key]
         if value is None:
