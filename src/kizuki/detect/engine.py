@@ -80,6 +80,8 @@ class RuleAlerts:
     def __init__(self, min_level: str = "low", silent: frozenset[str] = frozenset()) -> None:
         self._min = SEVERITIES.index(min_level) if min_level in SEVERITIES else 1
         self._silent = silent
+        # What an alert of each rule says besides its event, worked out once per rule.
+        self._plans: dict[int, _RulePlan | None] = {}
 
     def advance(self, watermark: datetime) -> Iterable[Alert]:
         return ()
@@ -87,33 +89,58 @@ class RuleAlerts:
     def on_alert(self, alert: Alert) -> Iterable[Alert]:
         return ()
 
+    def _plan(self, rule: CompiledRule) -> _RulePlan | None:
+        level = (rule.level or "medium").lower()
+        rank = SEVERITIES.index(level) if level in SEVERITIES else 2
+        rule_key = rule.id or rule.title
+        if rank < self._min or rule_key in self._silent or \
+                (rule.name or "") in self._silent or BUILDING_BLOCK in rule.tags:
+            return None
+        techniques, tactics = attack_ids(rule.tags)
+        return _RulePlan(rule_key, rule.title, level if level in SEVERITIES else "medium",
+                         SEVERITY_SCORE.get(level, 45.0), techniques, tactics,
+                         f"Sigma rule “{rule.title}” matched one event.", tuple(rule.tags))
+
     def on_event(self, event: Event, matches: Sequence[CompiledRule]) -> Iterable[Alert]:
         out: list[Alert] = []
+        plans = self._plans
         for rule in matches:
-            level = (rule.level or "medium").lower()
-            rank = SEVERITIES.index(level) if level in SEVERITIES else 2
-            rule_key = rule.id or rule.title
-            if rank < self._min or rule_key in self._silent or \
-                    (rule.name or "") in self._silent or BUILDING_BLOCK in rule.tags:
+            key = id(rule)
+            if key in plans:
+                plan = plans[key]
+            else:
+                plan = plans[key] = self._plan(rule)
+            if plan is None:
                 continue
-            techniques, tactics = attack_ids(rule.tags)
             entity = {k: v for k, v in (("host", event.host), ("user", event.user)) if v}
             out.append(Alert(
                 kind=AlertKind.rule,
-                rule_id=rule_key,
-                rule_title=rule.title,
-                severity=level if level in SEVERITIES else "medium",
-                score=SEVERITY_SCORE.get(level, 45.0),
+                rule_id=plan.rule_id,
+                rule_title=plan.title,
+                severity=plan.severity,
+                score=plan.score,
                 entity=entity,
                 first_seen=event.timestamp,
                 last_seen=event.timestamp,
-                evidence=[Evidence(event, rule_key)],
-                attack=techniques,
-                tactics=tactics,
-                explanation=f"Sigma rule “{rule.title}” matched one event.",
-                tags=tuple(rule.tags),
+                evidence=[Evidence(event, plan.rule_id)],
+                attack=plan.attack,
+                tactics=plan.tactics,
+                explanation=plan.explanation,
+                tags=plan.tags,
             ))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class _RulePlan:
+    rule_id: str
+    title: str
+    severity: str
+    score: float
+    attack: tuple[str, ...]
+    tactics: tuple[str, ...]
+    explanation: str
+    tags: tuple[str, ...]
 
 
 class Engine:
