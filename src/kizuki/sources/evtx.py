@@ -40,6 +40,10 @@ _SYSTEM_ATTRS: tuple[tuple[str, str, str], ...] = (
     ("Correlation", "ActivityID", "ActivityID"),
     ("Correlation", "RelatedActivityID", "RelatedActivityID"),
 )
+_SYSTEM_ATTRS_BY_ELEMENT: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = tuple(
+    (element, tuple((attr, name) for e, attr, name in _SYSTEM_ATTRS if e == element))
+    for element in dict.fromkeys(e for e, _, _ in _SYSTEM_ATTRS)
+)
 _SYSTEM_PLAIN = ("Version", "Level", "Task", "Opcode", "Keywords", "EventRecordID",
                  "Channel", "Computer")
 
@@ -93,15 +97,17 @@ def flatten_record(record: dict[str, Any]) -> tuple[dict[str, Any], str | None, 
             out["Qualifiers"] = qualifiers
         eid = eid.get("#text")
     out["EventID"] = eid
-    # Hot path: attribute lookups inlined (this runs for every record).
-    for element, attr, name in _SYSTEM_ATTRS:
+    # Hot path: attribute lookups inlined, one element lookup for all its attributes
+    # (this runs for every record).
+    for element, pairs in _SYSTEM_ATTRS_BY_ELEMENT:
         node = system.get(element)
         if type(node) is dict:
             attrs = node.get("#attributes")
             if attrs:
-                value = attrs.get(attr)
-                if value is not None:
-                    out[name] = value
+                for attr, name in pairs:
+                    value = attrs.get(attr)
+                    if value is not None:
+                        out[name] = value
     for name in _SYSTEM_PLAIN:
         value = system.get(name)
         if value is not None:
@@ -136,8 +142,11 @@ def parse_systime(value: str | None, fallback: str | None = None) -> datetime:
         if not fallback:
             raise ValueError("record has no System/TimeCreated/@SystemTime")
         value = fallback.removesuffix(" UTC").replace(" ", "T")
-    value = _EXCESS_FRACTION.sub(r"\1", value)
-    ts = datetime.fromisoformat(value)
+    try:
+        # The usual form ("2016-06-29T15:24:34.346000Z") parses as it is.
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        ts = datetime.fromisoformat(_EXCESS_FRACTION.sub(r"\1", value))
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
