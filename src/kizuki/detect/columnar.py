@@ -56,7 +56,7 @@ from kizuki.rules.modifiers import Predicate
 from kizuki.sources import registry
 from kizuki.sources.base import ParseContext, SourceFile, SourceSettings, WarningSink
 from kizuki.sources.reader import iter_sources
-from kizuki.sources.winjson import EcsJsonParser, _ecs_logsource, parse_time
+from kizuki.sources.winjson import EcsJsonParser, ecs_logsource, parse_time
 
 #: Bytes read per block; pyarrow parses a block on all cores in sub-blocks. 4 MiB keeps
 #: the Arrow pool near 75 MiB at the same speed as 16 MiB (which peaks near 260 MiB).
@@ -465,7 +465,7 @@ class ColumnarScan:
         found = self._groups.get(key)
         if found is None:
             fields = dict(zip(KEY_FIELDS[:4], values[:4], strict=True))
-            ls = _ecs_logsource(fields)
+            ls = ecs_logsource(fields)
             eid = values[4]
             if eid is not None and type(eid) is not int:
                 try:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kizuki.model import Event, LogSource, Origin
+from kizuki.model.event import flatten
 from kizuki.sources.base import (
     LineParser,
     ParseContext,
@@ -21,7 +22,7 @@ from kizuki.sources.base import (
     json_object,
 )
 from kizuki.sources.registry import register
-from kizuki.sources.winjson import _flatten_into, parse_time
+from kizuki.sources.winjson import parse_time
 
 _TIME_KEYS = ("@timestamp", "timestamp", "TimeGenerated", "eventTime", "EventTime",
               "time", "Timestamp", "ts", "date", "datetime", "CreationTime")
@@ -67,8 +68,7 @@ class GenericJsonParser(LineParser[None]):
                    ) -> Event | None:
         obj = json_object(line)
         when = _when(obj)
-        original: dict[str, Any] = {}
-        _flatten_into(obj, "", original)
+        original = flatten(obj)
         logsource = _logsource(obj)
         fields: dict[str, Any] = {}
         host = obj.get("Computer") or obj.get("HostName") or obj.get("DeviceName")

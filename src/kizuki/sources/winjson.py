@@ -208,7 +208,8 @@ def flatten_ecs(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _ecs_logsource(fields: dict[str, Any]) -> LogSource:
+def ecs_logsource(fields: dict[str, Any]) -> LogSource:
+    """The Sigma logsource of flat ECS fields (Windows channel/event code, else module)."""
     channel = fields.get("winlog.channel")
     code = fields.get("event.code")
     if isinstance(channel, str) or code is not None:
@@ -256,7 +257,7 @@ class EcsJsonParser(LineParser[None]):
                fields.get("event.module"), fields.get("event.dataset"))
         logsource = _logsource_cache.get(key)
         if logsource is None:
-            logsource = _logsource_cache.setdefault(key, _ecs_logsource(fields))
+            logsource = _logsource_cache.setdefault(key, ecs_logsource(fields))
         message = fields.pop("message", None)
         source = ctx.source
         return Event(

@@ -199,7 +199,7 @@ def _database() -> duckdb.DuckDBPyConnection:
     return _DB[0]
 
 
-def _connect(
+def events_source(
     root: Path, start: datetime | None, end: datetime | None
 ) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A cursor and the SQL of the events in [start, end) (segments plus WAL tail).
@@ -254,7 +254,7 @@ def search(
     With ``sql``, run that query over the view ``events`` instead and return its rows
     as they come (``event`` columns are parsed from JSON).
     """
-    con, source = _connect(Path(root), start, end)
+    con, source = events_source(Path(root), start, end)
     try:
         if sql is not None:
             try:
@@ -305,7 +305,7 @@ def timeline(
     """
     if host is None and user is None:
         raise QueryError("a timeline needs a host or a user")
-    con, source = _connect(Path(root), start, end)
+    con, source = events_source(Path(root), start, end)
     try:
         conds: list[str] = []
         params: list[Any] = []

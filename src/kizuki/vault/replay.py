@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from kizuki.model import Event
-from kizuki.vault.query import _connect
+from kizuki.vault.query import events_source
 from kizuki.vault.segments import TS_COLUMN
 
 BATCH_ROWS = 20_000
@@ -25,7 +25,7 @@ BATCH_ROWS = 20_000
 def replay(root: str | os.PathLike[str], start: datetime | None = None,
            end: datetime | None = None) -> Iterator[Event]:
     """Every stored event in [start, end), oldest first."""
-    con, source = _connect(Path(root), start, end)
+    con, source = events_source(Path(root), start, end)
     try:
         reader = con.sql(
             f'SELECT event FROM {source} ORDER BY "{TS_COLUMN}", event'
