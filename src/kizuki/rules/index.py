@@ -41,21 +41,54 @@ class _Dispatch:
         return [c[i] for i in self.prefilter.select(event)]
 
 
+class _Group:
+    """The rules of one (product, service, category), by the event ids they pin."""
+
+    __slots__ = ("any_id", "by_id", "pinned")
+
+    def __init__(self) -> None:
+        self.any_id: list[int] = []
+        self.by_id: dict[int, list[int]] = {}
+        self.pinned: list[int] = []
+
+    def add(self, pos: int, event_ids: frozenset[int] | None) -> None:
+        if event_ids is None:
+            self.any_id.append(pos)
+            return
+        self.pinned.append(pos)
+        for eid in event_ids:
+            self.by_id.setdefault(eid, []).append(pos)
+
+    def collect(self, event_id: int | None, into: set[int]) -> None:
+        """Add the positions of the rules that may match events of ``event_id``."""
+        into.update(self.any_id)
+        if event_id is None:
+            into.update(self.pinned)  # an event without an id meets every pinned rule
+        else:
+            into.update(self.by_id.get(event_id, ()))
+
+
 class RuleIndex:
     """Compiled rules indexed by logsource and Windows event id."""
 
     def __init__(self, rules: Iterable[CompiledRule]) -> None:
         self.rules: list[CompiledRule] = list(rules)
         self._cache: dict[Key, _Dispatch] = {}
-        # Rules grouped by Sigma category, so that resolving a new key looks only at the
-        # rules that can apply to it instead of all of them (a SigmaHQ set has thousands).
+        # Rules grouped by (product, service, category) as their logsource names them
+        # (None: any), and inside a group by the event ids the detection pins, so that
+        # resolving a new key looks only at the rules that can apply to it instead of
+        # all of them (a SigmaHQ set has thousands; a set holds hundreds of keys).
         # A category that the pipeline binds to Windows event types (process_creation on
         # Security 4688) also applies to those event types, whatever their own category.
-        self._by_category: dict[str | None, list[int]] = {}
+        self._groups: dict[tuple[str | None, str | None, str | None], _Group] = {}
         self._bindable: dict[str, list[tuple[Pipeline, list[int]]]] = {}
         for pos, rule in enumerate(self.rules):
-            category = rule.logsource.category
-            self._by_category.setdefault(category, []).append(pos)
+            ls = rule.logsource
+            group = self._groups.get((ls.product, ls.service, ls.category))
+            if group is None:
+                group = self._groups[(ls.product, ls.service, ls.category)] = _Group()
+            group.add(pos, rule.event_ids)
+            category = ls.category
             if category is not None and rule.pipeline is not None and \
                     rule.pipeline.bindings(category):
                 groups = self._bindable.setdefault(category, [])
@@ -65,6 +98,7 @@ class RuleIndex:
                         break
                 else:
                     groups.append((rule.pipeline, [pos]))
+        self._shared: dict[tuple[tuple[int, str | None], ...], _Dispatch] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -97,9 +131,13 @@ class RuleIndex:
 
     def _resolve(self, key: Key) -> _Dispatch:
         product, service, category, event_id = key
-        positions = set(self._by_category.get(None, ()))
-        if category is not None:
-            positions.update(self._by_category.get(category, ()))
+        positions: set[int] = set()
+        for p in {None, product}:
+            for s in {None, service}:
+                for c in {None, category}:
+                    group = self._groups.get((p, s, c))
+                    if group is not None:
+                        group.collect(event_id, positions)
         if product == "windows":
             for rule_category, groups in self._bindable.items():
                 for pipeline, members in groups:
@@ -107,6 +145,7 @@ class RuleIndex:
                         positions.update(members)
         out: Candidates = []
         atoms: list[Atoms | None] = []
+        shape: list[tuple[int, str | None]] = []
         rules = self.rules
         for pos in sorted(positions):
             rule = rules[pos]
@@ -114,7 +153,14 @@ class RuleIndex:
             if found is not None:
                 out.append((rule, found[0]))
                 atoms.append(rule.atoms.get(found[1]))
-        return _Dispatch(out, atoms)
+                shape.append((pos, found[1]))
+        # Keys that differ only in ways no rule cares about share one dispatch (and one
+        # prefilter, whose automata are the costly part to build).
+        ident = tuple(shape)
+        shared = self._shared.get(ident)
+        if shared is None:
+            shared = self._shared[ident] = _Dispatch(out, atoms)
+        return shared
 
     def match(self, event: Event) -> list[CompiledRule]:
         """The rules ``event`` matches, in index order."""

@@ -47,6 +47,7 @@ from sigma.types import (
 
 from kizuki.model import Event
 from kizuki.rules.memo import Getter, haystack, text_of
+from kizuki.rules.regexlit import required_literal
 
 ValueTest = Callable[[Any], bool]
 Predicate = Callable[[Event], bool]
@@ -455,12 +456,23 @@ def regex_test(v: SigmaRegularExpression) -> ValueTest:
         search = re.compile(str(v.regexp), flags).search
     except re.error as exc:
         raise ValueError_(f"invalid regular expression '{v.regexp}': {exc}") from exc
+    needed = required_literal(str(v.regexp), flags)
+    if needed is None:
+        def test(x: Any) -> bool:
+            s = x if type(x) is str else text_of(x)
+            return s is not None and search(s) is not None
 
-    def test(x: Any) -> bool:
+        return test
+    lit, lowered = needed
+
+    def guarded(x: Any) -> bool:
+        # The literal every match holds rules most values out without the regex.
         s = x if type(x) is str else text_of(x)
-        return s is not None and search(s) is not None
+        if s is None or lit not in (s.lower() if lowered else s):
+            return False
+        return search(s) is not None
 
-    return test
+    return guarded
 
 
 def _cidr_test(values: Sequence[SigmaCIDRExpression]) -> ValueTest:
