@@ -467,6 +467,8 @@ class ColumnarScan:
             fields = dict(zip(KEY_FIELDS[:4], values[:4], strict=True))
             ls = ecs_logsource(fields)
             eid = values[4]
+            if eid is None and ls.product == "windows":
+                eid = values[1]  # event.code, as kizuki.rules.compile.event_id_of
             if eid is not None and type(eid) is not int:
                 try:
                     eid = int(eid)

@@ -139,9 +139,19 @@ def _low(s: str | None) -> str | None:
 
 
 def event_id_of(event: Event) -> int | None:
-    """The Windows event id of an event (None for other sources)."""
+    """The Windows event id of an event (None for other sources).
+
+    The record's ``EventID``; for a Windows event without one (ECS JSON from another
+    collector) ``event.code``, which ECS defines as the Windows event id.
+    """
     v = event.original.get("EventID")
-    if v is None or type(v) is int:
+    if v is None:
+        if event.logsource.product != "windows":
+            return None
+        v = event.fields.get("event.code")
+        if v is None:
+            return None
+    if type(v) is int:
         return v
     try:
         return int(v)

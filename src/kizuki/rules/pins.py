@@ -16,8 +16,13 @@ from sigma.types import SigmaNumber, SigmaString
 PinFn = Callable[[SigmaDetectionItem], frozenset[Any] | None]
 
 
+#: The names of the Windows event id: Sigma's, and ECS's (``event.code`` holds the event
+#: id of a Windows event; see :func:`kizuki.rules.compile.event_id_of`).
+EVENT_ID_FIELDS = frozenset({"EventID", "event.code"})
+
+
 def pin_event_id(item: SigmaDetectionItem) -> frozenset[Any] | None:
-    if item.field != "EventID" or item.modifiers or item.negated or not item.value:
+    if item.field not in EVENT_ID_FIELDS or item.modifiers or item.negated or not item.value:
         return None
     out: set[int] = set()
     for v in item.value:
