@@ -36,7 +36,7 @@ from sigma.types import (
 )
 
 from kizuki.model import Event, LogSource
-from kizuki.rules.memo import Getter, haystack, lower_getter
+from kizuki.rules.memo import Getter, haystack_lower, lower_getter
 from kizuki.rules.modifiers import (
     Predicate,
     ValueError_,
@@ -338,7 +338,7 @@ def _compile_item(item: SigmaDetectionItem, ctx: _Context) -> Predicate:
 
             def any_keyword(e: Event) -> bool:
                 # One Aho–Corasick pass over the event's lowered text for all the words.
-                return next(find(haystack(e)[1]), None) is not None
+                return next(find(haystack_lower(e)), None) is not None
 
             pred = any_keyword
         else:

@@ -86,6 +86,16 @@ def lower_getter(key: Any, get: Getter) -> Getter:
 
 
 _HAY_KEY = ("\0", "haystack")
+_LOW_KEY = ("\0", "haystack-lower")
+
+
+def _texts(e: Event) -> list[str]:
+    """The event's values as Sigma compares them, in record order (message last)."""
+    texts = [v if type(v) is str else text_of(v) for v in e.original.values()
+             if v is not None and v != ""]
+    if e.message:
+        texts.append(e.message)
+    return texts  # type: ignore[return-value]  # text_of of a non-None value is a str
 
 
 def haystack(e: Event) -> tuple[str, str, tuple[str, ...]]:
@@ -93,13 +103,26 @@ def haystack(e: Event) -> tuple[str, str, tuple[str, ...]]:
     vals = MEMO.values(e)
     hay: tuple[str, str, tuple[str, ...]] | None = vals.get(_HAY_KEY)
     if hay is None:
-        texts: list[str] = [v if type(v) is str else (text_of(v) or "")
-                            for v in e.original.values() if v is not None]
-        if e.message:
-            texts.append(e.message)
-        values = tuple(t for t in texts if t)
+        values = tuple(_texts(e))
         # Values are joined by newlines and patterns avoid DOTALL, so a keyword with
         # wildcards never matches across two different fields.
         joined = "\n".join(values)
-        hay = vals[_HAY_KEY] = (joined, joined.lower(), values)
+        low = vals.get(_LOW_KEY)
+        hay = vals[_HAY_KEY] = (joined, joined.lower() if low is None else low, values)
     return hay
+
+
+def haystack_lower(e: Event) -> str:
+    """``haystack(e)[1]`` alone, which keyword lists search: built without the rest."""
+    ev, vals = MEMO.state
+    if ev is e:
+        low: str | None = vals.get(_LOW_KEY)
+        if low is not None:
+            return low
+        hay = vals.get(_HAY_KEY)
+        if hay is not None:
+            return hay[1]  # type: ignore[no-any-return]
+    else:
+        vals = MEMO.values(e)
+    low = vals[_LOW_KEY] = "\n".join(_texts(e)).lower()
+    return low
