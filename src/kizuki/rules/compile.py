@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ahocorasick
 from sigma.conditions import (
     ConditionAND,
     ConditionIdentifier,
@@ -36,7 +35,8 @@ from sigma.types import (
 )
 
 from kizuki.model import Event, LogSource
-from kizuki.rules.memo import Getter, haystack_lower, lower_getter
+from kizuki.rules.keywords import keyword_list
+from kizuki.rules.memo import Getter, lower_getter
 from kizuki.rules.modifiers import (
     Predicate,
     ValueError_,
@@ -327,20 +327,9 @@ def _compile_item(item: SigmaDetectionItem, ctx: _Context) -> Predicate:
     if item.field is None:
         literals = [_keyword_literal(v) for v in values]
         if not all_linked and len(values) > 1 and all(x is not None for x in literals):
-            # A keyword list of plain words (SigmaHQ's "Mimikatz Use" has 25) is one
-            # pass over the event's lowered text, not one memo lookup per word.
-            automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
-            for word in literals:
-                if word:
-                    automaton.add_word(word)
-            automaton.make_automaton()
-            find = automaton.iter
-
-            def any_keyword(e: Event) -> bool:
-                # One Aho–Corasick pass over the event's lowered text for all the words.
-                return next(find(haystack_lower(e)), None) is not None
-
-            pred = any_keyword
+            # A keyword list of plain words (SigmaHQ's "Mimikatz Use" has 20): one
+            # automaton for all the words, answers remembered per value.
+            pred = keyword_list([x for x in literals if x is not None])
         else:
             preds = [keyword_test(v) for v in values]
             pred = all_of(preds) if all_linked else any_of(preds)
