@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from kizuki import yamlio
 from kizuki.assess.labels import Label, Labels, technique_covers
 from kizuki.assess.library import (
     Key,
@@ -143,7 +144,7 @@ class Explanations:
     def load(cls, path: str | Path) -> Explanations:
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text("utf-8")) or []
+            data = yamlio.safe_load(p.read_text("utf-8")) or []
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read explanations: {exc}", where=str(p)) from exc
         if isinstance(data, dict):

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from kizuki import yamlio
 from kizuki.errors import ConfigError
 
 #: The label note of files known to hold no attack (evtx-rs samples).
@@ -181,7 +182,7 @@ def load_sd_metadata(path: str | Path) -> Labels:
     p = Path(path)
     out = Labels(sources=[str(p)])
     try:
-        data = yaml.safe_load(p.read_text("utf-8"))
+        data = yamlio.safe_load(p.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read Security-Datasets metadata: {exc}",
                           where=str(p)) from exc

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from kizuki import yamlio
 from kizuki.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -51,8 +52,8 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
 def parse_yaml_all(text: str, path: str) -> list[YamlDoc]:
     """Every document of ``text``; a syntax error becomes a ConfigError with its line."""
     try:
-        nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
-        datas = [d for d in yaml.safe_load_all(text) if d is not None]
+        nodes = [n for n in yaml.compose_all(text, Loader=yamlio.SafeLoader) if n is not None]
+        datas = [d for d in yamlio.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from kizuki import yamlio
 from kizuki.errors import ConfigError
 from kizuki.model import LogSource
 
@@ -70,14 +71,14 @@ class Pipeline:
     def default(cls) -> Pipeline:
         """The pipeline shipped with Kizuki (``kizuki/rules/pipeline.yaml``)."""
         text = resources.files("kizuki.rules").joinpath("pipeline.yaml").read_text("utf-8")
-        return cls(yaml.safe_load(text), "kizuki/rules/pipeline.yaml")
+        return cls(yamlio.safe_load(text), "kizuki/rules/pipeline.yaml")
 
     @classmethod
     def from_file(cls, path: str | Path) -> Pipeline:
         """A pipeline read from a YAML file of the same shape as the built-in one."""
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text("utf-8"))
+            data = yamlio.safe_load(p.read_text("utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read pipeline: {exc}", where=str(p)) from exc
         return cls(data or {}, str(p))

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from kizuki import yamlio
 from kizuki.model import Event
 from kizuki.rules.compile import CompiledRule, detection_predicates, event_id_of
 from kizuki.rules.index import RuleIndex
@@ -71,7 +70,7 @@ def run_regression(sigma_dir: Path, ruleset: RuleSet | None = None) -> list[Samp
     index = RuleIndex(rs.rules)
     results: list[SampleResult] = []
     for info in sorted((sigma_dir / "regression_data").rglob("info.yml")):
-        meta = yaml.safe_load(info.read_text("utf-8")) or {}
+        meta = yamlio.safe_load(info.read_text("utf-8")) or {}
         rule_meta = (meta.get("rule_metadata") or [{}])[0]
         for test in meta.get("regression_tests_info") or []:
             if test.get("type") != "evtx":

@@ -22,6 +22,7 @@ from sigma.exceptions import SigmaError, SigmaModifierError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
+from kizuki import yamlio
 from kizuki.rules.compile import CompiledRule, CompileError, KeyPath, compile_rule
 from kizuki.rules.errors import RuleError
 from kizuki.rules.pipeline import Pipeline
@@ -226,7 +227,7 @@ def load_ruleset(
 
 def _parse_file(src: _Source, out: RuleSet) -> list[tuple[SigmaRule, _Source, int]]:
     try:
-        docs = list(yaml.safe_load_all(src.text))
+        docs = list(yamlio.safe_load_all(src.text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

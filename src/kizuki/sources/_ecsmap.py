@@ -37,8 +37,7 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, NamedTuple
 
-import yaml
-
+from kizuki import yamlio
 from kizuki.errors import ConfigError
 from kizuki.model.event import LogSource, format_ts
 
@@ -281,7 +280,7 @@ class FieldMaps:
 
     def __init__(self, resource: str, product: str, data_prefix: str) -> None:
         text = files("kizuki.sources").joinpath("mappings", resource).read_text("utf-8")
-        doc = yaml.safe_load(text)
+        doc = yamlio.safe_load(text)
         if not isinstance(doc, Mapping):
             raise ConfigError("mapping file must be a mapping", where=resource)
         self.product = product

@@ -13,8 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from kizuki import yamlio
 from kizuki.model import LogSource
 
 _IGNORED_VALUES = frozenset({"-", "", "%%1793", "NULL SID"})
@@ -54,7 +53,7 @@ def _field_map(pairs: dict[str, str]) -> dict[str, tuple[str, int]]:
 def mapping() -> WindowsMapping:
     """Load and compile ``mappings/windows.yaml`` (once per process)."""
     text = resources.files("kizuki.sources").joinpath("mappings/windows.yaml").read_text("utf-8")
-    doc = yaml.safe_load(text)
+    doc = yamlio.safe_load(text)
     events: dict[tuple[str, int], dict[str, Any]] = {}
     for key, spec in (doc.get("events") or {}).items():
         channel, _, eid = str(key).rpartition(":")
