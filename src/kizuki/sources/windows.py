@@ -114,15 +114,31 @@ def _clean_ip(value: str) -> str:
     return value[7:] if value.startswith("::ffff:") else value
 
 
+#: Specs by the record's own (Channel, EventID, Provider_Name) values, before any
+#: lowering or conversion: one dict lookup per record on the hot path.
+_SPECS: dict[tuple[Any, Any, Any], EventSpec] = {}
+_SPECS_MAX = 1 << 14
+
+
 def normalize(original: dict[str, Any]) -> tuple[dict[str, Any], LogSource]:
     """ECS fields and Sigma logsource of one flattened Windows record."""
-    m = mapping()
     channel = original.get("Channel") or ""
+    raw_id = original.get("EventID")
+    provider = original.get("Provider_Name")
+    spec_key: tuple[Any, Any, Any] | None = (channel, raw_id, provider)
     try:
-        event_id = int(original.get("EventID") or 0)
-    except (TypeError, ValueError):
-        event_id = 0
-    spec = m.spec(str(channel), event_id, str(original.get("Provider_Name") or ""))
+        spec = _SPECS.get(spec_key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable value (a list): looked up the long way
+        spec = None
+        spec_key = None
+    if spec is None:
+        try:
+            event_id = int(raw_id or 0)
+        except (TypeError, ValueError):
+            event_id = 0
+        spec = mapping().spec(str(channel), event_id, str(provider or ""))
+        if spec_key is not None and len(_SPECS) < _SPECS_MAX:
+            _SPECS[spec_key] = spec
     fields: dict[str, Any] = dict(spec.constant)
     seen: set[str] = set()
     field_map = spec.field_map
