@@ -30,7 +30,7 @@ import evtx
 from kizuki.detect import Engine
 from kizuki.detect.parallel import ParallelScan
 from kizuki.rules import RuleIndex, load_ruleset
-from kizuki.sources import Reader
+from kizuki.sources import Reader, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -58,8 +58,10 @@ def child(mode: str, files: list[Path], rules_dir: Path, jobs: int) -> None:
     start = time.perf_counter()
     ruleset = load_ruleset([rules_dir])
     index = RuleIndex(ruleset.rules)
-    # As `kizuki hunt` does (kizuki.detect.hunt.load_detection): the compiled rules
-    # leave the cyclic GC's reach for the scan.
+    # As `kizuki hunt` does (kizuki.detect.hunt.load_detection): parsers imported and
+    # mappings compiled with the library, and the compiled rules out of the cyclic GC's
+    # reach for the scan.
+    prepare()
     gc.collect()
     gc.freeze()
     load = time.perf_counter() - start

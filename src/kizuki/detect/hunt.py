@@ -29,7 +29,7 @@ from kizuki.model import Alert, Event
 from kizuki.rules import CompiledRule, RuleIndex
 from kizuki.rules.library import load_library
 from kizuki.rules.scenario import Scenario
-from kizuki.sources import Reader, SourceSettings, registry
+from kizuki.sources import Reader, SourceSettings, prepare, registry
 from kizuki.sources.base import HEAD_SIZE, ParseWarning
 from kizuki.sources.reader import FileStats
 from kizuki.sources.winjson import EcsJsonParser
@@ -88,6 +88,7 @@ def load_detection(
     # as long as the process: take it out of the cyclic GC's reach, which otherwise walks
     # it again on every collection of a long scan (and, before a fork, would touch every
     # page the workers share).
+    prepare()  # parsers and mappings too are loaded once, with the library
     gc.collect()
     gc.freeze()
     if not _UNFREEZE_AT_EXIT:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kizuki.model import Event
 from kizuki.rules import CompiledRule, RuleIndex
-from kizuki.sources import Reader, SourceSettings
+from kizuki.sources import Reader, SourceSettings, prepare
 from kizuki.sources.base import ParseWarning
 from kizuki.sources.reader import FileStats, is_skipped
 
@@ -53,16 +53,6 @@ def _scan_file(path: str) -> FileResult:
         if matched:
             out.append((event, matched))
     return FileResult(out, reader.stats.files, warnings, seen)
-
-
-def _prepare() -> None:
-    """Do once, before forking, what every worker would otherwise do on its own: import
-    the parsers (entry-point plugins included) and compile the Windows field mapping."""
-    from kizuki.sources.registry import parsers
-    from kizuki.sources.windows import mapping
-
-    parsers()
-    mapping()
 
 
 def _inputs(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -104,7 +94,7 @@ class ParallelScan:
         # Each worker reads whole files on its own core: the evtx library's own thread
         # pool would only make the workers compete for the same cores.
         _INDEX, _SETTINGS = self.index, replace(self.settings, evtx_threads=1)
-        _prepare()
+        prepare()  # once here, not in every worker
         ctx = mp.get_context("fork")
         with ctx.Pool(self.jobs) as pool:
             # imap keeps the file order, so statistics and warnings read as in one process.
