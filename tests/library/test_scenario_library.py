@@ -20,7 +20,8 @@ import yaml
 from kizuki.context import Assets, Context
 from kizuki.detect import Engine
 from kizuki.detect.correlation import NAME_TAG, CorrelationDetector
-from kizuki.detect.scenario import ScenarioDetector, is_person
+from kizuki.detect.entities import is_person
+from kizuki.detect.scenario import ScenarioDetector
 from kizuki.model import Alert, AlertKind, Event, LogSource, Origin
 from kizuki.rules import RuleIndex
 from kizuki.rules.library import builtin_paths, load_library

@@ -20,7 +20,6 @@ most 100 — night or a holiday counts more than business hours (R16).
 from __future__ import annotations
 
 import heapq
-import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,9 +30,17 @@ from kizuki.context import Context
 from kizuki.context.assets import Asset
 from kizuki.detect.correlation import NAME_TAG
 from kizuki.detect.engine import END_OF_TIME
-from kizuki.detect.entities import host_key, ip_key, user_key
+from kizuki.detect.entities import (
+    LOOPBACK,
+    host_key,
+    ip_key,
+    is_ip,
+    kind_of,
+    normal_key,
+    raw_value,
+)
+from kizuki.detect.scenario_alert import scenario_alert
 from kizuki.model import Alert, AlertKind, Event, Evidence
-from kizuki.model.alert import attack_ids
 from kizuki.rules import CompiledRule
 from kizuki.rules.scenario import (
     DEFAULT_FIELDS,
@@ -45,72 +52,7 @@ from kizuki.rules.scenario import (
     load_scenarios,
 )
 
-#: What context adds to a scenario's score (docs/scenarios.md). ``off_hours`` counts
-#: only when none of night, holiday and weekend applied; the asset weight is that of
-#: the most critical asset touched (the entity or a server in the evidence).
-CONTEXT_WEIGHTS: dict[str, float] = {
-    "night": 10.0, "holiday": 10.0, "weekend": 5.0, "off_hours": 5.0,
-    "asset_critical": 10.0, "asset_high": 5.0,
-}
-MAX_SCORE = 100.0
-_IP_FIELDS = ("IpAddress", "SourceAddress", "DestAddress", "SourceIp", "DestinationIp",
-              "SRC", "DST", "ClientAddress")
-_HOST_FIELDS = ("host.name", "hostname", "Computer", "ComputerName", "WorkstationName",
-                "observer.name", "source.domain", "destination.domain")
 _ZONE_FIELDS = ("destination.ip", "host.name", "observer.name")
-_LOOPBACK = ("127.", "::1")
-#: Accounts that are no person: Windows' built-in service identities (by name, after
-#: user_key drops ``NT AUTHORITY\``, or by SID) and the anonymous logon.
-_SERVICE_ACCOUNTS = frozenset({
-    "system", "local system", "localsystem", "local service", "localservice",
-    "network service", "networkservice", "anonymous logon", "anonymous",
-    "s-1-5-18", "s-1-5-19", "s-1-5-20", "s-1-5-7", "s-1-0-0",
-})
-_SERVICE_PREFIXES = ("dwm-", "umfd-")
-
-
-def _kind(field_name: str) -> str | None:
-    if field_name in ("ip", *_IP_FIELDS) or field_name.endswith(".ip"):
-        return "ip"
-    if field_name == "host" or field_name.endswith(_HOST_FIELDS):
-        return "host"
-    if field_name == "user" or field_name.endswith(("user.name", "UserName")):
-        return "user"
-    return None
-
-
-def _normal(kind: str | None, text: str) -> str:
-    if kind == "ip":
-        return ip_key(text)
-    if kind == "host":
-        return host_key(text)
-    if kind == "user":
-        return user_key(text)
-    return text.strip().lower()
-
-
-def is_person(user: str) -> bool:
-    """Whether a user name (as :func:`user_key` spells it) can be a person: not a
-    machine account (``ws-07$``), not SYSTEM / LOCAL SERVICE / NETWORK SERVICE, their
-    SIDs or the anonymous logon, not a DWM-n / UMFD-n virtual account."""
-    return not (user.endswith("$") or user in _SERVICE_ACCOUNTS
-                or user.startswith(_SERVICE_PREFIXES))
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip())
-    except ValueError:
-        return False
-    return True
-
-
-def _raw(event: Event, name: str) -> str | None:
-    value = event.get(name)
-    if value is None or isinstance(value, list | dict):
-        return None
-    text = str(value).strip()
-    return None if text.lower() in ("", "-", "n/a", "null", "none") else text
 
 
 @dataclass(slots=True)
@@ -214,13 +156,13 @@ class _Run:
     # -- keys -----------------------------------------------------------------------
     def _convert(self, kind: str | None, text: str, want: str, event: Event) -> str | None:
         if kind is None:
-            kind = "ip" if _is_ip(text) else want
-        value = _normal(kind, text)
+            kind = "ip" if is_ip(text) else want
+        value = normal_key(kind, text)
         if kind == want:
             return value
         if kind == "ip" and want == "host":
-            if value.startswith(_LOOPBACK):
-                host = _raw(event, "host.name")
+            if value.startswith(LOOPBACK):
+                host = raw_value(event, "host.name")
                 return host_key(host) if host else None
             return self.ctx.host_of(value)
         if kind == "host" and want == "ip":
@@ -231,7 +173,7 @@ class _Run:
     def _key(self, stage: Stage, item: _Item, want: str) -> str | None:
         if item.entity is not None:
             if want in item.entity:
-                return _normal(want, item.entity[want])
+                return normal_key(want, item.entity[want])
             for k in ("ip", "host"):
                 if k in item.entity:
                     found = self._convert(k, item.entity[k], want, item.event)
@@ -243,9 +185,9 @@ class _Run:
             sources = tuple(EntitySource(field=f) for f in DEFAULT_FIELDS[want])
         for src in sources:
             if src.field is not None:
-                text = _raw(event, src.field)
+                text = raw_value(event, src.field)
                 if text is not None:
-                    found = self._convert(_kind(src.field), text, want, event)
+                    found = self._convert(kind_of(src.field), text, want, event)
                     if found:
                         return found
             elif src.link is not None:
@@ -257,7 +199,7 @@ class _Run:
                 # The latest value wins; ties by value, so the answer never depends on
                 # the order values were learned in.
                 for value in sorted(values, key=lambda v: (values[v], v), reverse=True):
-                    found = self._convert(_kind(link.value), value, want, event)
+                    found = self._convert(kind_of(link.value), value, want, event)
                     if found:
                         return found
         return None
@@ -266,10 +208,10 @@ class _Run:
     def _link_key(event: Event, fields: Sequence[str]) -> tuple[str, ...] | None:
         parts = []
         for f in fields:
-            text = _raw(event, f)
+            text = raw_value(event, f)
             if text is None:
                 return None
-            parts.append(_normal(_kind(f), text))
+            parts.append(normal_key(kind_of(f), text))
         return tuple(parts)
 
     # -- context --------------------------------------------------------------------
@@ -285,7 +227,7 @@ class _Run:
             if cond.asset == "entity":
                 asset = self.ctx.asset(value)
             else:
-                asset = self.ctx.asset(_raw(event, cond.asset))
+                asset = self.ctx.asset(raw_value(event, cond.asset))
             rank = asset.rank if asset is not None else 0
             op, want = cond.criticality
             ok = {">=": rank >= want, ">": rank > want, "<=": rank <= want, "<": rank < want,
@@ -294,7 +236,7 @@ class _Run:
                 return False
         if cond.zone:
             fields = cond.zone_of or _ZONE_FIELDS
-            if not any(self.ctx.zone_of(_raw(event, f)) in cond.zone for f in fields):
+            if not any(self.ctx.zone_of(raw_value(event, f)) in cond.zone for f in fields):
                 return False
         if cond.role or cond.not_role:
             found, named = self._role_asset(event, cond.role_of, value)
@@ -313,12 +255,12 @@ class _Run:
             if cond.entity_not_role and role in cond.entity_not_role:
                 return False
         if cond.share is not None:
-            server = self.ctx.asset(_raw(event, "host.name"))
+            server = self.ctx.asset(raw_value(event, "host.name"))
             if server is None:
                 return False
             share = server.share(
-                name=_raw(event, "file.share") or _raw(event, "ShareName"),
-                path=_raw(event, "file.path") or _raw(event, "ObjectName"))
+                name=raw_value(event, "file.share") or raw_value(event, "ShareName"),
+                path=raw_value(event, "file.path") or raw_value(event, "ObjectName"))
             if share is None or (cond.share == "important" and not share.important):
                 return False
         return True
@@ -330,11 +272,11 @@ class _Run:
         named one at all."""
         named = False
         for f in fields or ("host.name",):
-            text = value if f == "entity" else _raw(event, f)
+            text = value if f == "entity" else raw_value(event, f)
             if text is None:
                 continue
-            if text.startswith(_LOOPBACK) and _is_ip(text):
-                text = _raw(event, "host.name")
+            if text.startswith(LOOPBACK) and is_ip(text):
+                text = raw_value(event, "host.name")
                 if text is None:
                     continue
             named = True
@@ -349,7 +291,7 @@ class _Run:
         for table, refs, link in self.links.values():
             if refs & item.refs:
                 key = self._link_key(item.event, link.key)
-                value = _raw(item.event, link.value)
+                value = raw_value(item.event, link.value)
                 if key is not None and value is not None:
                     table.put(key, value, item.ts)
         for i, table in self.pivots.items():
@@ -521,108 +463,7 @@ class _Run:
 
     # -- alerts ---------------------------------------------------------------------
     def _alert(self, chain: _Chain) -> Alert:
-        s, cal = self.s, self.ctx.calendar
-        evidence = sorted(chain.evidence, key=lambda e: (
-            e.event.timestamp, e.event.origin.path, e.event.origin.offset or 0))
-        times = [e.event.timestamp for e in evidence]
-        entity = dict(chain.path)
-        if "user" not in entity:
-            for e in evidence:
-                u = _raw(e.event, "user.name")
-                # The alert names a person: a 6416's machine account (ws-07$) or a
-                # service's SYSTEM would send the analyst to the wrong account.
-                if u and is_person(user_key(u)):
-                    entity["user"] = user_key(u)
-                    break
-        context: dict[str, Any] = {}
-        if any(cal.is_night(t) for t in times):
-            context["night"] = True
-        holiday = next((h for h in map(cal.holiday_name, times) if h), None)
-        if holiday:
-            context["holiday"] = holiday
-        if any(cal.is_weekend(t) for t in times):
-            context["weekend"] = True
-        if any(cal.is_off_hours(t) for t in times):
-            context["off_hours"] = True
-        touched: list[Asset] = []
-        for e in evidence:
-            a = self.ctx.asset(_raw(e.event, "host.name"))
-            if a is not None and a not in touched:
-                touched.append(a)
-        top = max(touched, key=lambda a: a.rank, default=None)
-        if top is not None and top.rank >= 3:
-            context["asset"] = {"host": top.host, "criticality": top.criticality}
-        mine = self.ctx.asset(entity.get("host") or entity.get("ip"))
-        if mine is not None:
-            context["entity_asset"] = mine.summary()
-        if chain.absent:
-            context["absent"] = [{"stage": n, "deadline": t.isoformat()} for n, t in chain.absent]
-        score = s.score
-        for k in ("night", "holiday", "weekend"):
-            if k in context:
-                score += CONTEXT_WEIGHTS[k]
-        if "off_hours" in context and not any(k in context for k in ("night", "holiday",
-                                                                        "weekend")):
-            score += CONTEXT_WEIGHTS["off_hours"]
-        rank = max([a.rank for a in touched] + [mine.rank if mine else 0])
-        score += CONTEXT_WEIGHTS["asset_critical"] if rank >= 4 else \
-            CONTEXT_WEIGHTS["asset_high"] if rank == 3 else 0.0
-        techniques, tactics = attack_ids(list(s.tags))
-        return Alert(
-            kind=AlertKind.scenario, rule_id=s.id, rule_title=s.title, severity=s.level,
-            score=min(score, MAX_SCORE), entity=entity, first_seen=times[0],
-            last_seen=times[-1], evidence=evidence, attack=techniques, tactics=tactics,
-            context=context, explanation=self._explain(chain, evidence, entity, context),
-            playbook=s.playbook, tags=s.tags,
-        )
-
-    def _explain(self, chain: _Chain, evidence: list[Evidence], entity: dict[str, str],
-                 context: dict[str, Any]) -> str:
-        cal = self.ctx.calendar
-        who = ", ".join(f"{k} {v}" for k, v in entity.items())
-        parts = [f"Scenario “{self.s.title}” on {who}:"]
-        prev: datetime | None = None
-        absent = dict(chain.absent)
-        for n, stage in enumerate(self.s.stages, 1):
-            if stage.name in absent:
-                parts.append(f"stage {n} “{stage.name}” did not happen within "
-                             f"{_span(stage.within)} (until "
-                             f"{cal.local(absent[stage.name]):%Y-%m-%d %H:%M %Z});")
-                continue
-            mine = [e.event.timestamp for e in evidence if e.stage == stage.name]
-            if not mine:
-                continue
-            a, b = cal.local(mine[0]), cal.local(mine[-1])
-            span = f"{a:%Y-%m-%d %H:%M:%S}" + (f"–{b:%H:%M:%S}" if b != a else "") + \
-                f" {a:%Z}"
-            gap = f", {_span(mine[0] - prev)} after the previous stage" if prev else ""
-            parts.append(f"stage {n} “{stage.name}”: {len(mine)} event"
-                         f"{'s' if len(mine) != 1 else ''}, {span}{gap};")
-            prev = mine[-1]
-        facts = []
-        if context.get("night"):
-            facts.append("at night")
-        if context.get("holiday"):
-            facts.append(f"on a holiday ({context['holiday']})")
-        if context.get("weekend"):
-            facts.append("on a weekend")
-        if "asset" in context:
-            facts.append(f"{context['asset']['criticality']} asset {context['asset']['host']}")
-        text = " ".join(parts).rstrip(";") + "."
-        if facts:
-            text += " Context: " + ", ".join(facts) + "."
-        if self.s.playbook:
-            text += f" Proposed playbook: {self.s.playbook}."
-        return text
-
-
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return f"{int(delta.total_seconds())} s"
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
+        return scenario_alert(self.s, self.ctx, chain.evidence, chain.path, chain.absent)
 
 
 class ScenarioDetector:
