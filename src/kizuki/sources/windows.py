@@ -140,21 +140,19 @@ def normalize(original: dict[str, Any]) -> tuple[dict[str, Any], LogSource]:
         if spec_key is not None and len(_SPECS) < _SPECS_MAX:
             _SPECS[spec_key] = spec
     fields: dict[str, Any] = dict(spec.constant)
-    seen: set[str] = set()
     field_map = spec.field_map
-    # Only the record's keys that the map knows (a set intersection, in C); sorted by
-    # rank so that the first present original name wins each ECS field.
-    for key in sorted(field_map.keys() & original.keys(), key=spec.rank.__getitem__):
+    # Only the record's keys that the map knows (a set intersection, in C), sorted so
+    # that the fields come out in the same order on every run; where two of them name
+    # one ECS field, the earlier in the YAML (lower rank) wins.
+    taken: dict[str, int] = {}
+    for key in sorted(field_map.keys() & original.keys()):
         value = original[key]
-        target = field_map[key]
-        if value is None:
+        if value is None or (type(value) is str and value in _IGNORED_VALUES):
             continue
-        if isinstance(value, str) and value in _IGNORED_VALUES:
+        ecs, rank = field_map[key]
+        if taken.get(ecs, rank) < rank:
             continue
-        ecs = target[0]
-        if ecs in seen:
-            continue
-        seen.add(ecs)
+        taken[ecs] = rank
         fields[ecs] = value
     user = fields.get("user.name")
     if isinstance(user, str) and "\\" in user:
