@@ -66,3 +66,13 @@ def test_same_as_the_joined_search(words: list[str], original: dict[str, Any],
     event = _event(original, message)
     joined = haystack(event)[1]
     assert keyword_list(words)(event) == any(w in joined for w in words)
+
+
+def test_long_values_are_not_remembered() -> None:
+    pred = keyword_list(["needle"])
+    long_value = "x" * (keywords.REMEMBER_LENGTH + 1)
+    assert not pred(_event({"v": long_value}))
+    assert pred(_event({"v": long_value + "NEEDLE"}))
+    closure = dict(zip(pred.__code__.co_freevars,
+                       (c.cell_contents for c in pred.__closure__ or ()), strict=True))
+    assert all(len(k) <= keywords.REMEMBER_LENGTH for k in closure["seen"])

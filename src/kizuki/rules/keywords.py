@@ -23,8 +23,10 @@ from kizuki.model import Event
 from kizuki.rules.memo import haystack_lower, text_of
 from kizuki.rules.modifiers import Predicate
 
-#: Remembered answers per keyword list before the memory is cleared and starts again.
+#: Remembered answers per keyword list before the memory is cleared and starts again,
+#: and the longest value remembered: at most 64k × 512 characters per list.
 REMEMBER = 1 << 16
+REMEMBER_LENGTH = 512
 _DIGITS = frozenset("0123456789-")
 
 
@@ -51,9 +53,11 @@ def keyword_list(words: Sequence[str]) -> Predicate:
     def holds(s: str) -> bool:
         found = seen.get(s)
         if found is None:
-            if len(seen) >= REMEMBER:
-                seen.clear()
-            found = seen[s] = next(find(s.lower()), None) is not None
+            found = next(find(s.lower()), None) is not None
+            if len(s) <= REMEMBER_LENGTH:  # long values (scripts) rarely repeat
+                if len(seen) >= REMEMBER:
+                    seen.clear()
+                seen[s] = found
         return found
 
     def other(v: Any) -> bool:
