@@ -63,10 +63,17 @@ class Evidence:
 
 def entity_key(entity: dict[str, str]) -> str:
     """A stable text form of an entity: ``host=ws-05,user=tanaka``."""
-    if len(entity) == 1:
-        # The common case (one host or one user), without sorting or a generator.
+    n = len(entity)
+    if n == 1:
+        # The common cases (a host or a user; a host and a user), without a sort call
+        # or a generator: ids are computed for every alert.
         for key, value in entity.items():
             return f"{key}={value}"
+    if n == 2:
+        a, b = entity
+        if b < a:
+            a, b = b, a
+        return f"{a}={entity[a]},{b}={entity[b]}"
     return ",".join([f"{k}={entity[k]}" for k in sorted(entity)])
 
 
@@ -100,8 +107,11 @@ class Alert:
         first = self.evidence[0].event.origin.display if self.evidence else ""
         # isoformat of the UTC time (not strftime): the same text for the same instant,
         # at a fraction of the cost; ids are computed for every alert.
+        first_seen = self.first_seen
+        if first_seen.tzinfo is not UTC:
+            first_seen = first_seen.astimezone(UTC)
         text = "|".join((self.kind.value, self.rule_id, entity_key(self.entity),
-                         self.first_seen.astimezone(UTC).isoformat(), first))
+                         first_seen.isoformat(), first))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property
