@@ -166,6 +166,11 @@ class Engine:
         self.events_matched = 0
         self.late_events = 0
 
+    @property
+    def pending(self) -> int:
+        """Matched events waiting in the reorder buffer for the watermark."""
+        return len(self._buffer)
+
     # -- input ---------------------------------------------------------------------
     def feed(self, events: Iterable[Event]) -> list[Alert]:
         """Match a batch of events and release what the watermark allows."""

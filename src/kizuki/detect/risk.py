@@ -239,6 +239,11 @@ class RiskDetector:
         """How many entities hold state (bounded by eviction)."""
         return len(self._entities)
 
+    def state_size(self) -> int:
+        """Entities and their remembered contributions and tactics (bounded by decay)."""
+        return sum(1 + len(st.contributions) + len(st.tactic_seen)
+                   for st in self._entities.values())
+
     def risk_of(self, kind: str, value: str, at: datetime | None = None) -> float:
         """The current risk of ``("host"|"user", value)``, at its latest time or ``at``."""
         key = (kind, host_key(value) if kind == "host" else user_key(value))

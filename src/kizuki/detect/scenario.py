@@ -108,6 +108,10 @@ class _Table:
     def get(self, key: Any) -> dict[str, datetime]:
         return self.data.get(key, {})
 
+    def size(self) -> int:
+        """Entries held, and their pending expiries."""
+        return sum(len(v) for v in self.data.values()) + len(self._heap)
+
     def evict(self, watermark: datetime) -> None:
         heap = self._heap
         while heap and heap[0][0] < watermark:
@@ -461,6 +465,14 @@ class _Run:
             table.evict(watermark)
         return out
 
+    def state_size(self) -> int:
+        """Chains, pending deadlines and releases, and learned join entries held now."""
+        size = len(self.chains) + len(self.done) + len(self._by_serial)
+        size += len(self._deadlines) + len(self._releases)
+        for table in [*(t for t, _, _ in self.links.values()), *self.pivots.values()]:
+            size += table.size()
+        return size
+
     # -- alerts ---------------------------------------------------------------------
     def _alert(self, chain: _Chain) -> Alert:
         return scenario_alert(self.s, self.ctx, chain.evidence, chain.path, chain.absent)
@@ -511,6 +523,10 @@ class ScenarioDetector:
         for run in self._runs:
             out.extend(run.advance(watermark))
         return out
+
+    def state_size(self) -> int:
+        """Everything held for all scenarios right now (bounded by their windows)."""
+        return sum(run.state_size() for run in self._runs)
 
     def on_event(self, event: Event, matches: Sequence[CompiledRule]) -> Iterable[Alert]:
         refs = frozenset(x for r in matches for x in (r.id, r.name, r.title) if x)
