@@ -62,3 +62,19 @@ def test_state_levels_off_over_an_endless_stream(tmp_path: Path) -> None:
         settled = max(series[:2])
         # Later weeks hold what the first ones held, give or take the week's edges.
         assert max(series[2:]) <= settled * 1.25 + 10, (kind, series)
+
+
+def test_engines_of_one_detection_share_no_state(tmp_path: Path) -> None:
+    """Engines made from one loaded library are independent: one left half-way through
+    a stream changes nothing in another one's alerts (correlation windows included)."""
+    week = _week(tmp_path)
+    detection = load_detection(context_dir=tmp_path / "demo" / "context")
+    clean = detection.engine().run(week)
+    half_way = detection.engine()
+    half_way.feed(week[: len(week) // 2])
+    again = detection.engine()
+    assert [a.id for a in again.run(week)] == [a.id for a in clean]
+    assert any(a.kind is AlertKind.correlation for a in clean)
+    # No detector object is shared: each engine has its own windows, chains and risk.
+    shared = {id(d) for d in half_way.detectors} & {id(d) for d in again.detectors}
+    assert not shared

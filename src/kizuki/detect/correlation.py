@@ -68,6 +68,7 @@ class CorrelationDetector:
 
     def __init__(self, correlations: Sequence[SigmaCorrelationRule],
                  rules: Sequence[CompiledRule]) -> None:
+        self._inputs = (correlations, rules)
         compiled = compile_plans(correlations, rules)
         self.errors: list[RuleError] = compiled.errors
         self._plans = compiled.plans
@@ -75,6 +76,10 @@ class CorrelationDetector:
         self._silent = compiled.silent
         self._seq = 0
         self._clock: datetime | None = None
+
+    def fresh(self) -> CorrelationDetector:
+        """The same correlations with no state: for another engine (plans hold windows)."""
+        return CorrelationDetector(*self._inputs)
 
     # -- public -------------------------------------------------------------------------
     def silent_rules(self) -> frozenset[str]:

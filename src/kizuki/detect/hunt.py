@@ -55,8 +55,9 @@ class Detection:
 
     def engine(self, lateness: timedelta | None = None, index: RuleIndex | None = None
                ) -> Engine:
-        """A fresh engine: correlations → scenarios → risk after the rule alerts."""
-        detectors: list[Detector] = [self.correlations]
+        """A fresh engine: correlations → scenarios → risk after the rule alerts. Every
+        detector is new, so engines made from one ``Detection`` share no state."""
+        detectors: list[Detector] = [self.correlations.fresh()]
         if self.scenarios:
             detectors.append(ScenarioDetector(self.scenarios, self.context))
         if self.risk is not None:
