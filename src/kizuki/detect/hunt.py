@@ -144,9 +144,10 @@ def hunt(
                 sink(warning)
         files = [FileStats(str(p), EcsJsonParser.NAME) for p in paths]
         return HuntResult(alerts, files, grep.rows, engine.events_matched, engine.late_events)
-    if plain and jobs <= 1:
+    if plain and (jobs <= 1 or len(paths) <= 1):
         # ECS JSON lines with common literals: the columnar scan (kizuki.detect.columnar)
-        # parses and matches in Arrow and builds events for matched rows only.
+        # parses and matches in Arrow (on all cores) and builds events for matched rows
+        # only. Worker processes share out whole files, so one file goes here too.
         columnar = scan_jsonl(list(paths), index, settings=settings, sink=sink)
         engine.feed_matched(columnar)
         engine.feed_matched((), seen=columnar.rows)
