@@ -160,6 +160,8 @@ class _EntityState:
     """One entity's risk (as of ``latest``), its recent contributions and alert state."""
 
     contributions: deque[Contribution] = field(default_factory=deque)
+    #: How many of ``contributions`` each rule made (the distinct sources, in O(1)).
+    rule_counts: dict[str, int] = field(default_factory=dict)
     risk: float = 0.0
     latest: datetime | None = None
     #: The latest time each ATT&CK tactic was seen.
@@ -184,6 +186,7 @@ class RiskDetector:
         self._alerted: set[tuple[str, str]] = set()
         self._sweep_every = max(self.settings.half_life / 4, timedelta(minutes=1))
         self._next_sweep: datetime | None = None
+        self._time_factors: dict[int, tuple[float, str] | None] = {}
 
     # -- the Detector protocol ------------------------------------------------------
     def advance(self, watermark: datetime) -> Iterable[Alert]:
@@ -286,16 +289,29 @@ class RiskDetector:
                 weights[f"criticality:{level}"] = float(s.criticality_weights[level])
         calendar = ctx.calendar
         if calendar is not None:
-            applicable = [(factor, name) for factor, name, test in (
-                (s.night_factor, "night", calendar.is_night),
-                (s.holiday_factor, "holiday", calendar.is_holiday),
-                (s.off_hours_factor, "off-hours", calendar.is_off_hours),
-            ) if test(time)]
-            if applicable:
-                # The largest only: a holiday night is not three times unusual.
-                factor, name = max(applicable, key=lambda a: a[0])
-                weights[name] = factor
+            found = self._time_factor(calendar, time)
+            if found is not None:
+                weights[found[1]] = found[0]
         return weights
+
+    def _time_factor(self, calendar: Any, time: datetime) -> tuple[float, str] | None:
+        """The largest time-of-day/year factor that applies (a holiday night is not three
+        times unusual), remembered per minute: calendars speak in HH:MM and dates."""
+        minute = int(time.timestamp() // 60)
+        cache = self._time_factors
+        if minute in cache:
+            return cache[minute]
+        s = self.settings
+        applicable = [(factor, name) for factor, name, test in (
+            (s.night_factor, "night", calendar.is_night),
+            (s.holiday_factor, "holiday", calendar.is_holiday),
+            (s.off_hours_factor, "off-hours", calendar.is_off_hours),
+        ) if test(time)]
+        found = max(applicable, key=lambda a: a[0]) if applicable else None
+        if len(cache) >= 1 << 16:
+            cache.clear()
+        cache[minute] = found
+        return found
 
     def _decayed(self, c: Contribution, at: datetime) -> float:
         age = max((at - c.time).total_seconds(), 0.0)
@@ -340,7 +356,7 @@ class RiskDetector:
         out: list[Alert] = []
         # Risk alerting is for weak signals that no single detection ties together: one
         # scenario alert crossing the threshold on its own is already an alert.
-        sources = len({c.rule_id for c in state.contributions}) >= s.min_sources
+        sources = len(state.rule_counts) >= s.min_sources
         if risk >= s.threshold and sources and (
                 state.threshold_armed or _quiet(state.threshold_last, at, s.quiet_period)):
             state.threshold_armed = False
@@ -357,7 +373,9 @@ class RiskDetector:
         """Keep the contributions an alert could still list; amortised O(1)."""
         s = self.settings
         queue = state.contributions
+        counts = state.rule_counts
         queue.append(contribution)
+        counts[contribution.rule_id] = counts.get(contribution.rule_id, 0) + 1
         horizon = at - s.tactic_window
         # Contributions arrive nearly in time order: drop from the front what no longer
         # counts (decayed below epsilon, outside the tactic window); stragglers behind a
@@ -365,7 +383,12 @@ class RiskDetector:
         while queue and (len(queue) > s.max_contributions or (
                 self._decayed(queue[0], at) < s.epsilon
                 and not (queue[0].tactics and queue[0].time > horizon))):
-            queue.popleft()
+            gone = queue.popleft().rule_id
+            left = counts[gone] - 1
+            if left:
+                counts[gone] = left
+            else:
+                del counts[gone]
 
     def _evict(self, watermark: datetime) -> None:
         for key in [k for k, st in self._entities.items() if self._expired(st, watermark)]:

@@ -194,7 +194,10 @@ class Event:
 
 def format_ts(ts: datetime) -> str:
     """ISO 8601 UTC with microseconds and a ``Z``, as Elastic writes ``@timestamp``."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    # isoformat is several times faster than strftime and pads the year to 4 digits.
+    return ts.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
