@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import orjson
 import typer
@@ -22,8 +21,8 @@ from kizuki.detect.hunt import hunt as hunt_paths
 from kizuki.detect.hunt import hunt_events, load_detection
 from kizuki.errors import KizukiError
 from kizuki.export import DeadLetterWriter, JsonlWriter, ParquetWriter
-from kizuki.model import Event, Origin
-from kizuki.report import render_table, write_csv, write_html, write_jsonl
+from kizuki.model import Alert, Event, Origin
+from kizuki.report import csv_writer, jsonl_writer, render_table, write_html
 from kizuki.sources import Reader, SourceSettings
 from kizuki.sources.base import ParseWarning
 from kizuki.sources.observation import Observation, to_event
@@ -281,6 +280,14 @@ def hunt(
         err.print(f"[yellow]rule error[/] {error}", highlight=False, markup=True)
     letters = DeadLetterWriter(dead_letter or Path("kizuki-dead-letter.jsonl"))
     collector = TimelineCollector(events) if events else None
+    # JSON lines and CSV are written as alerts are decided, so a hunt with hundreds of
+    # thousands of alerts never holds them all; the table and HTML need them all.
+    streamed = output_format in (HuntFormat.jsonl, HuntFormat.csv)
+    fh: TextIO | None = None
+    on_alert: Callable[[Alert], None] | None = None
+    if streamed:
+        fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+        on_alert = jsonl_writer(fh) if output_format is HuntFormat.jsonl else csv_writer(fh)
     try:
         with _progress() as progress:
             task = progress.add_task("hunting", total=None)
@@ -304,14 +311,16 @@ def hunt(
                         on_event(event)
                         yield event
 
-                result = hunt_events(stored(), detection)
+                result = hunt_events(stored(), detection, on_alert)
             else:
                 result = hunt_paths(paths, detection, settings=settings,
                                     sink=_Warnings(letters), jobs=jobs,
                                     on_event=on_event if collector is not None else None,
-                                    fmt=format_in)
+                                    fmt=format_in, on_alert=on_alert)
     finally:
         letters.close()
+        if fh is not None and output:
+            fh.close()
     alerts = result.alerts
     stats = ReadStats(result.files)
     if output_format is HuntFormat.table:
@@ -325,16 +334,9 @@ def hunt(
         target = output or Path("kizuki-report.html")
         write_html(alerts, target, timezone, f"Kizuki hunt: {', '.join(map(str, paths))}")
         err.print(f"report written to {target}")
-    else:
-        fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-        try:
-            (write_jsonl if output_format is HuntFormat.jsonl else write_csv)(alerts, fh)
-        finally:
-            if output:
-                fh.close()
-    by_kind = Counter(a.kind.value for a in alerts)
+    by_kind = result.counts
     kinds = ", ".join(f"{k}: {n}" for k, n in sorted(by_kind.items()))
-    err.print(f"[bold]{len(alerts):,} alerts[/]" + (f" ({kinds})" if kinds else "")
+    err.print(f"[bold]{sum(by_kind.values()):,} alerts[/]" + (f" ({kinds})" if kinds else "")
               + f" from {result.events_seen:,} events, {result.events_matched:,} matched"
               + (f", {result.late_events:,} too late" if result.late_events else ""))
     print_warnings_summary(err, stats)

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 import kizuki.detect.hunt as hunt_mod
+from kizuki.demo import generate
 from kizuki.detect.hunt import hunt, load_detection
 from kizuki.rules import rules_from_yaml
 
@@ -57,3 +58,17 @@ def test_one_ecs_file_takes_the_columnar_scan(tmp_path: Path, jobs: int,
     assert calls, "the columnar scan was not used"
     assert result.events_seen == 400
     assert sum(a.rule_title == "Failed logon" for a in result.alerts) == 200
+
+
+def test_streamed_alerts_are_the_collected_ones(tmp_path: Path) -> None:
+    """``on_alert`` receives exactly the alerts a collecting hunt returns, in order, and
+    the result still counts them by kind (the CLI streams JSON lines and CSV this way)."""
+    generate(tmp_path / "demo")
+    detection = load_detection(context_dir=tmp_path / "demo" / "context")
+    kept = hunt([tmp_path / "demo"], detection)
+    streamed: list[Any] = []
+    result = hunt([tmp_path / "demo"], detection, on_alert=streamed.append)
+    assert result.alerts == []
+    assert [a.id for a in streamed] == [a.id for a in kept.alerts]
+    assert sum(result.counts.values()) == len(kept.alerts) > 0
+    assert result.counts["scenario"] == 1  # the week's S7 instance

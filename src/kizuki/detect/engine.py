@@ -220,14 +220,18 @@ class Engine:
 
     def close(self) -> list[Alert]:
         """End of input: release everything, close every window."""
+        return list(self.close_stream())
+
+    def close_stream(self) -> Iterator[Alert]:
+        """:meth:`close` as alerts are decided, so a caller can write each and let it go
+        (a hunt with many alerts then never holds them all)."""
         if self.settings.lateness is None:
             self._buffer.sort()
             pending, self._buffer = self._buffer, []
-            alerts = list(self._deliver(pending))
+            yield from self._deliver(pending)
         else:
-            alerts = list(self._release(END_OF_TIME))
-        alerts.extend(self._advance_all(END_OF_TIME))
-        return alerts
+            yield from self._release(END_OF_TIME)
+        yield from self._advance_all(END_OF_TIME)
 
     def run(self, events: Iterable[Event], batch_size: int = 10_000) -> list[Alert]:
         """Feed a whole stream and close: the alerts in the order they were decided."""

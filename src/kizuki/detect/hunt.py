@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -104,13 +105,41 @@ def load_detection(
 
 @dataclass
 class HuntResult:
-    """Alerts (in the order decided) with the read statistics."""
+    """Alerts (in the order decided) with the read statistics.
+
+    When the hunt streamed its alerts to an ``on_alert`` callback, ``alerts`` is empty
+    and ``counts`` still says how many of each kind there were.
+    """
 
     alerts: list[Alert]
     files: list[FileStats]
     events_seen: int
     events_matched: int
     late_events: int
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class _Alerts:
+    """Where a hunt's alerts go: a list, or a caller's callback as each is decided."""
+
+    def __init__(self, on_alert: Callable[[Alert], None] | None) -> None:
+        self.on_alert = on_alert
+        self.kept: list[Alert] = []
+        self.counts: Counter[str] = Counter()
+
+    def take(self, alerts: Iterable[Alert]) -> None:
+        on_alert, kept, counts = self.on_alert, self.kept, self.counts
+        for alert in alerts:
+            counts[alert.kind.value] += 1
+            if on_alert is None:
+                kept.append(alert)
+            else:
+                on_alert(alert)
+
+    def result(self, engine: Engine, files: list[FileStats], seen: int) -> HuntResult:
+        self.take(engine.close_stream())
+        return HuntResult(self.kept, files, seen, engine.events_matched,
+                          engine.late_events, self.counts)
 
 
 def hunt(
@@ -122,47 +151,47 @@ def hunt(
     jobs: int = 1,
     on_event: Callable[[Event], None] | None = None,
     fmt: str | None = None,
+    on_alert: Callable[[Alert], None] | None = None,
 ) -> HuntResult:
     """Run the detection over files and folders.
 
     ``jobs > 1`` parses and matches in worker processes (same alerts). ``on_event`` sees
-    every event (for a timeline); it needs ``jobs == 1``.
+    every event (for a timeline); it needs ``jobs == 1``. ``on_alert`` receives each
+    alert as it is decided, instead of the result keeping them all.
     """
     index = detection.index
     engine = detection.engine(index=index)
+    out = _Alerts(on_alert)
     plain = on_event is None and fmt is None and _all_ecs_json(paths)
     needles = byte_needles(detection.rules) if plain else None
     if plain and needles is not None and candidate_share(paths, needles) <= WORTH_IT:
         # Plain ECS JSON-lines files and rules that all need a literal: parse only the
         # lines that hold one (kizuki.detect.grep), same alerts as the full scan.
         grep = GrepScan(index, needles, settings or SourceSettings())
-        engine.feed_matched(grep.matches(paths))
-        engine.feed_matched((), seen=grep.rows)
-        alerts = engine.close()
+        out.take(engine.feed_matched(grep.matches(paths)))
+        out.take(engine.feed_matched((), seen=grep.rows))
         for warning in grep.warnings:
             if sink is not None:
                 sink(warning)
         files = [FileStats(str(p), EcsJsonParser.NAME) for p in paths]
-        return HuntResult(alerts, files, grep.rows, engine.events_matched, engine.late_events)
+        return out.result(engine, files, grep.rows)
     if plain and (jobs <= 1 or len(paths) <= 1):
         # ECS JSON lines with common literals: the columnar scan (kizuki.detect.columnar)
         # parses and matches in Arrow (on all cores) and builds events for matched rows
         # only. Worker processes share out whole files, so one file goes here too.
         columnar = scan_jsonl(list(paths), index, settings=settings, sink=sink)
-        engine.feed_matched(columnar)
-        engine.feed_matched((), seen=columnar.rows)
+        out.take(engine.feed_matched(columnar))
+        out.take(engine.feed_matched((), seen=columnar.rows))
         files = [FileStats(str(p), EcsJsonParser.NAME) for p in paths]
-        return HuntResult(engine.close(), files, columnar.rows, engine.events_matched,
-                          engine.late_events)
+        return out.result(engine, files, columnar.rows)
     if jobs > 1 and on_event is None and fmt is None:
         scan = ParallelScan(index, settings, jobs)
-        engine.feed_matched(scan.matches(paths))
-        alerts = engine.close()
+        out.take(engine.feed_matched(scan.matches(paths)))
+        result = out.result(engine, scan.stats, scan.seen)
         for warning in scan.warnings:
             if sink is not None:
                 sink(warning)
-        return HuntResult(alerts, scan.stats, scan.seen, engine.events_matched,
-                          engine.late_events)
+        return result
     reader = Reader(settings, sink=sink, fmt=fmt)
 
     def events() -> Iterable[Event]:
@@ -171,9 +200,19 @@ def hunt(
                 on_event(event)
             yield event
 
-    alerts = engine.run(events())
-    return HuntResult(alerts, reader.stats.files, engine.events_seen, engine.events_matched,
-                      engine.late_events)
+    _feed(engine, events(), out)
+    return out.result(engine, reader.stats.files, engine.events_seen)
+
+
+def _feed(engine: Engine, events: Iterable[Event], out: _Alerts, batch_size: int = 10_000
+          ) -> None:
+    batch: list[Event] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) >= batch_size:
+            out.take(engine.feed(batch))
+            batch = []
+    out.take(engine.feed(batch))
 
 
 def _all_ecs_json(paths: Sequence[str | os.PathLike[str]]) -> bool:
@@ -190,9 +229,10 @@ def _all_ecs_json(paths: Sequence[str | os.PathLike[str]]) -> bool:
     return True
 
 
-def hunt_events(events: Iterable[Event], detection: Detection) -> HuntResult:
+def hunt_events(events: Iterable[Event], detection: Detection,
+                on_alert: Callable[[Alert], None] | None = None) -> HuntResult:
     """Run the detection over an event stream (the vault's history, a live feed)."""
     engine = detection.engine()
-    alerts = engine.run(events)
-    return HuntResult(alerts, [], engine.events_seen, engine.events_matched,
-                      engine.late_events)
+    out = _Alerts(on_alert)
+    _feed(engine, events, out)
+    return out.result(engine, [], engine.events_seen)

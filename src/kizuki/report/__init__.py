@@ -6,13 +6,22 @@ Log data is attacker-controlled: every writer escapes it for its medium (HTML es
 Rich ``Text`` instead of markup, spreadsheet formula neutralisation in CSV).
 """
 
-from kizuki.report.flat import CSV_COLUMNS, alert_row, write_csv, write_jsonl
+from kizuki.report.flat import (
+    CSV_COLUMNS,
+    alert_row,
+    csv_writer,
+    jsonl_writer,
+    write_csv,
+    write_jsonl,
+)
 from kizuki.report.html import render_html, write_html
 from kizuki.report.table import render_table
 
 __all__ = [
     "CSV_COLUMNS",
     "alert_row",
+    "csv_writer",
+    "jsonl_writer",
     "render_html",
     "render_table",
     "write_csv",

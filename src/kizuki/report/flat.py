@@ -10,7 +10,7 @@ injection").
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import orjson
@@ -50,15 +50,25 @@ def alert_json(alert: Alert, *, full_events: bool = False) -> bytes:
                         option=orjson.OPT_NON_STR_KEYS)
 
 
+def jsonl_writer(fh: TextWriter, *, full_events: bool = False) -> Callable[[Alert], None]:
+    """A function that writes one alert as a JSON line to ``fh`` (for streaming hunts)."""
+
+    def write(alert: Alert) -> None:
+        fh.write(alert_json(alert, full_events=full_events).decode("utf-8"))
+        fh.write("\n")
+
+    return write
+
+
 def write_jsonl(alerts: Iterable[Alert], fh: TextWriter, *, full_events: bool = False) -> int:
     """Write one JSON object per alert and line; ``full_events`` adds each whole event.
 
     Returns the number of alerts written.
     """
+    write = jsonl_writer(fh, full_events=full_events)
     n = 0
     for alert in alerts:
-        fh.write(alert_json(alert, full_events=full_events).decode("utf-8"))
-        fh.write("\n")
+        write(alert)
         n += 1
     return n
 
@@ -95,15 +105,26 @@ def alert_row(alert: Alert) -> dict[str, str]:
     return {k: _cell(v) for k, v in row.items()}
 
 
+def csv_writer(fh: TextWriter) -> Callable[[Alert], None]:
+    """Write the CSV header to ``fh`` now; return a function that writes one alert's row
+    (for streaming hunts). Open ``fh`` with ``newline=""`` as the :mod:`csv` module asks."""
+    writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+
+    def write(alert: Alert) -> None:
+        writer.writerow(alert_row(alert))
+
+    return write
+
+
 def write_csv(alerts: Iterable[Alert], fh: TextWriter) -> int:
     """Write a header and one row per alert (RFC 4180 quoting); returns the row count.
 
     Open ``fh`` with ``newline=""`` as the :mod:`csv` module asks.
     """
-    writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    write = csv_writer(fh)
     n = 0
     for alert in alerts:
-        writer.writerow(alert_row(alert))
+        write(alert)
         n += 1
     return n
