@@ -321,3 +321,23 @@ def test_in_the_engine_batches_and_arrival_order_do_not_matter(order: list[int],
     expected = run(events, [])
     assert expected  # the case is not vacuous
     assert run([events[i] for i in order], cuts) == expected
+
+
+def test_a_long_explanation_lists_the_largest_contributions() -> None:
+    """Hundreds of contributions: people read the 20 largest, programs get them all."""
+    from kizuki.detect.risk import EXPLAIN_AT_MOST
+
+    det = RiskDetector(RiskSettings(threshold=2_000.0, min_tactics=99,
+                                    max_contributions=1_000))
+    raws = [{"at": f"2026-11-02T10:{i // 60:02d}:{i % 60:02d}Z", "rule": f"r{i % 7}",
+             "host": "ws-01", "score": 90 if i == 150 else 10} for i in range(300)]
+    risk = [a for a in feed(det, [make_alert(i, r) for i, r in enumerate(raws)])
+            if a.kind is AlertKind.risk]
+    assert risk
+    alert = risk[0]
+    listed = [line for line in alert.explanation.splitlines() if line.startswith("- 2026")]
+    assert len(listed) == EXPLAIN_AT_MOST
+    assert any("“Rule r3”" in line and "→ 9" in line for line in listed)  # the 90, decayed
+    assert "smaller contribution(s)" in alert.explanation
+    assert len(alert.context["contributions"]) > EXPLAIN_AT_MOST
+    assert len(alert.evidence) == len(alert.context["contributions"])

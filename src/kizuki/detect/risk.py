@@ -94,6 +94,10 @@ class RiskContext(Protocol):
     def assets(self) -> AssetsLike | None: ...
 
 
+#: Contributions a risk alert's explanation lists at most (the largest ones).
+EXPLAIN_AT_MOST = 20
+
+
 @dataclass(frozen=True, slots=True)
 class RiskSettings:
     """How risk accumulates, decays and alerts (defaults documented in docs/alerts.md).
@@ -439,8 +443,19 @@ class RiskDetector:
         for c in parts:
             techniques.update(dict.fromkeys(c.techniques))
             tactics.update(dict.fromkeys(c.tactics))
+        # People read the largest contributions (in time order); every one stays in the
+        # context and the evidence for programs.
+        shown = parts
+        if len(parts) > EXPLAIN_AT_MOST:
+            largest = sorted(parts, key=lambda c: -self._decayed(c, at))[:EXPLAIN_AT_MOST]
+            keep = {id(c) for c in largest}
+            shown = [c for c in parts if id(c) in keep]
+        for c in shown:
             lines.append(f"- {self._local(c.time)} {c.kind} “{c.rule_title}” ({c.rule_id}): "
                          f"{_weighting(c)} → {self._decayed(c, at):.1f} now")
+        if len(shown) < len(parts):
+            lines.append(f"- … and {len(parts) - len(shown)} smaller contribution(s), "
+                         "listed in the alert's context")
         text = "|".join(("risk", rule_id, entity_key(entity), format_ts(first),
                          format_ts(at)))
         return Alert(
