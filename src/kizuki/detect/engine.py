@@ -235,16 +235,19 @@ class Engine:
 
     def run(self, events: Iterable[Event], batch_size: int = 10_000) -> list[Alert]:
         """Feed a whole stream and close: the alerts in the order they were decided."""
-        alerts: list[Alert] = []
+        return list(self.run_stream(events, batch_size))
+
+    def run_stream(self, events: Iterable[Event], batch_size: int = 10_000
+                   ) -> Iterator[Alert]:
+        """:meth:`run` as alerts are decided (fed in batches of ``batch_size``)."""
         batch: list[Event] = []
         for event in events:
             batch.append(event)
             if len(batch) >= batch_size:
-                alerts.extend(self.feed(batch))
+                yield from self.feed(batch)
                 batch = []
-        alerts.extend(self.feed(batch))
-        alerts.extend(self.close())
-        return alerts
+        yield from self.feed(batch)
+        yield from self.close_stream()
 
     # -- ordered delivery -------------------------------------------------------------
     def _release(self, watermark: datetime) -> Iterator[Alert]:

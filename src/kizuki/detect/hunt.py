@@ -136,8 +136,10 @@ class _Alerts:
             else:
                 on_alert(alert)
 
-    def result(self, engine: Engine, files: list[FileStats], seen: int) -> HuntResult:
-        self.take(engine.close_stream())
+    def result(self, engine: Engine, files: list[FileStats], seen: int, *,
+               close: bool = True) -> HuntResult:
+        if close:
+            self.take(engine.close_stream())
         return HuntResult(self.kept, files, seen, engine.events_matched,
                           engine.late_events, self.counts)
 
@@ -200,19 +202,8 @@ def hunt(
                 on_event(event)
             yield event
 
-    _feed(engine, events(), out)
-    return out.result(engine, reader.stats.files, engine.events_seen)
-
-
-def _feed(engine: Engine, events: Iterable[Event], out: _Alerts, batch_size: int = 10_000
-          ) -> None:
-    batch: list[Event] = []
-    for event in events:
-        batch.append(event)
-        if len(batch) >= batch_size:
-            out.take(engine.feed(batch))
-            batch = []
-    out.take(engine.feed(batch))
+    out.take(engine.run_stream(events()))
+    return out.result(engine, reader.stats.files, engine.events_seen, close=False)
 
 
 def _all_ecs_json(paths: Sequence[str | os.PathLike[str]]) -> bool:
@@ -234,5 +225,5 @@ def hunt_events(events: Iterable[Event], detection: Detection,
     """Run the detection over an event stream (the vault's history, a live feed)."""
     engine = detection.engine()
     out = _Alerts(on_alert)
-    _feed(engine, events, out)
-    return out.result(engine, [], engine.events_seen)
+    out.take(engine.run_stream(events))
+    return out.result(engine, [], engine.events_seen, close=False)
