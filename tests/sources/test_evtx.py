@@ -136,3 +136,21 @@ def test_shared_corrupted_samples_warn(shared_data: Path, name: str) -> None:
     path = shared_data / "evtx-rs-samples" / "samples" / name
     events, _, warnings = read_all(path)
     assert events and warnings
+
+
+def test_normalize_takes_odd_system_values_and_keeps_the_first_mapped_name() -> None:
+    """A record whose EventID is not hashable (a list from a malformed export) is still
+    normalized, and where two of its names map to one ECS field the mapping's first
+    wins, whatever the order of the record's keys (specs are cached per raw value)."""
+    from kizuki.sources.windows import normalize
+
+    fields, ls = normalize({"Channel": "Security", "EventID": ["4624"],
+                            "Provider_Name": "Microsoft-Windows-Security-Auditing"})
+    assert ls.product == "windows" and fields["event.code"] == "0"
+    a = {"Channel": "Security", "EventID": 4688, "NewProcessName": "C:\\\\x\\\\a.exe",
+         "Image": "C:\\\\y\\\\b.exe"}
+    b = dict(reversed(list(a.items())))
+    # Image comes first in mappings/windows.yaml, so it wins in either order.
+    assert normalize(a)[0]["process.executable"] == "C:\\\\y\\\\b.exe"
+    assert normalize(b)[0]["process.executable"] == "C:\\\\y\\\\b.exe"
+    assert normalize(a)[0] == normalize(b)[0]
